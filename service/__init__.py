@@ -1,0 +1,1 @@
+"""Kairos: streaming, context-aware decisioning microservice."""
