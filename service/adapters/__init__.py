@@ -1,0 +1,1 @@
+"""Edges to the outside world: clock, broker process, Kafka admin and clients."""

@@ -1,0 +1,80 @@
+"""A faust transport whose changelog high-water marks come from Fetch responses.
+
+Tansu answers ListOffsets(LATEST) with "base offset of the last record batch + 1" instead of the
+high watermark (BROKER.md, defect 1), so faust's recovery stopped early and lost updates (or
+RocksDB raised ConsistencyError). The Fetch response's high watermark is right on every broker,
+so we take the larger of the two. Registered as the `kairos://` broker scheme.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import TopicPartition
+from faust.transport.drivers import TRANSPORTS
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
+
+log = logging.getLogger("kairos.kafka")
+
+SCHEME = "kairos"
+
+
+async def fetch_highwaters(
+    bootstrap: list[str], partitions: Iterable[TP], listed: Mapping[TP, int], timeout_s: float = 15.0
+) -> dict[TP, int]:
+    """High watermark per partition as reported by Fetch; never below what ListOffsets said."""
+    tps = list(partitions)
+    if not tps:
+        return {}
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    found: dict[TP, int] = {}
+    try:
+        akafka = {tp: TopicPartition(tp.topic, tp.partition) for tp in tps}
+        consumer.assign(list(akafka.values()))
+        for tp, atp in akafka.items():
+            # Reading only the last batch is enough: the response carries the high watermark.
+            consumer.seek(atp, max(listed.get(tp, 0) - 1, 0))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while len(found) < len(tps) and loop.time() < deadline:
+            pending = [akafka[tp] for tp in tps if tp not in found]
+            await consumer.getmany(*pending, timeout_ms=200, max_records=1)
+            for tp in tps:
+                hw = consumer.highwater(akafka[tp])
+                if tp not in found and hw is not None:
+                    found[tp] = hw
+    finally:
+        await consumer.stop()
+    missing = [tp for tp in tps if tp not in found]
+    if missing:
+        log.warning("no Fetch high watermark; using ListOffsets", extra={"partitions": len(missing)})
+    return {tp: max(found.get(tp, 0), listed.get(tp, 0)) for tp in tps}
+
+
+class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    async def _highwaters(self, partitions: list[TP]) -> Mapping[TP, int]:
+        listed = await super()._highwaters(partitions)
+        if self.consumer.in_transaction:
+            return listed
+        bootstrap = [f"{url.host}:{url.port}" for url in self.app.conf.broker]
+        return await fetch_highwaters(bootstrap, partitions, dict(listed))
+
+
+class _Consumer(faust_aiokafka.Consumer):
+    def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
+        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+
+class Transport(faust_aiokafka.Transport):
+    Consumer: ClassVar[Any] = _Consumer
+
+
+def register() -> None:
+    """Makes `kairos://host:port` resolve to this transport (idempotent)."""
+    TRANSPORTS.data[SCHEME] = f"{__name__}:Transport"

@@ -1,0 +1,84 @@
+"""aiohttp application factory: routes, the error middleware and the one listener's endpoints."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+
+import orjson
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from service.api.deps import ApiDeps
+from service.api.errors import ApiError, NotFound, PayloadTooLarge
+from service.api.handlers import admin_clock, get_customer_state, post_decisions, post_events
+
+log = logging.getLogger("kairos.http")
+
+DEPS_KEY = web.AppKey("deps", ApiDeps)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def json_response(body: object, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=orjson.dumps(body), status=status, content_type="application/json", headers=headers)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    deps = request.app[DEPS_KEY]
+    route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
+    try:
+        response = await handler(request)
+    except ApiError as exc:
+        response = json_response(exc.body(), exc.status, exc.headers)
+    except web.HTTPRequestEntityTooLarge:
+        limit = deps.settings.max_body_bytes
+        exc2 = PayloadTooLarge(f"request body is larger than {limit} bytes; split it into smaller requests",
+                               details={"limit_bytes": limit})
+        response = json_response(exc2.body(), exc2.status)
+    except web.HTTPException as exc:
+        if exc.status == 404:
+            err = NotFound(f"no route {request.method} {request.path}")
+            response = json_response(err.body(), 404)
+        else:
+            body = {"error": {"code": exc.reason.lower().replace(" ", "_"), "message": exc.text or exc.reason}}
+            response = json_response(body, exc.status, {k: v for k, v in exc.headers.items() if k == "Allow"})
+    except Exception:
+        # A bug, never bad input: log with a reference the client can quote, answer 500.
+        ref = uuid.uuid4().hex
+        log.exception("unhandled error", extra={"route": route, "error_ref": ref})
+        response = json_response({"error": {"code": "internal", "message": f"internal error, reference {ref}"}}, 500)
+    deps.metrics.http_requests.labels(route, str(response.status)).inc()
+    return response
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    deps = request.app[DEPS_KEY]
+    ready, reasons = deps.readiness()
+    return json_response({"ready": ready, "reasons": reasons}, 200 if ready else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    deps = request.app[DEPS_KEY]
+    deps.refresh_gauges()
+    return web.Response(body=generate_latest(deps.metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def build_http_app(deps: ApiDeps) -> web.Application:
+    app = web.Application(middlewares=[error_middleware], client_max_size=deps.settings.max_body_bytes)
+    app[DEPS_KEY] = deps
+    app.router.add_post("/v1/events", post_events)
+    app.router.add_post("/v1/decisions", post_decisions)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/admin/customers/{customer_id}/state", get_customer_state)
+    if deps.settings.test_clock:
+        app.router.add_post("/admin/clock", admin_clock)
+    return app

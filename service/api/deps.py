@@ -1,0 +1,57 @@
+"""What the HTTP handlers need, bundled and injected by the composition root (no globals)."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from service.adapters.clock import Clock
+from service.api.validation import EventValidator
+from service.api.wire import FieldError
+from service.core.reference import ReferenceData
+from service.settings import Settings
+from service.stream.topics import Topics
+from service.telemetry.metrics import Metrics
+
+
+class Producer(Protocol):
+    async def send_all(self, records: Sequence[tuple[str, bytes, bytes]], ingest_header: bool = True) -> None: ...
+
+    def send_background(self, topic: str, key: bytes, value: bytes, on_error: object = None) -> None: ...
+
+
+class RecentIds:
+    """A bounded, insertion-ordered set of recently accepted event ids (best-effort ingest dedup;
+    the per-customer state is the authority)."""
+
+    def __init__(self, capacity: int = 100_000) -> None:
+        self._ids: OrderedDict[str, None] = OrderedDict()
+        self._capacity = capacity
+
+    def __contains__(self, event_id: object) -> bool:
+        return event_id in self._ids
+
+    def add(self, event_id: str) -> None:
+        self._ids[event_id] = None
+        if len(self._ids) > self._capacity:
+            self._ids.popitem(last=False)
+
+
+@dataclass
+class ApiDeps:
+    settings: Settings
+    metrics: Metrics
+    clock: Clock
+    event_validator: EventValidator
+    validate_decision_request: Callable[[object], list[FieldError]]
+    producer: Producer
+    read_state: Callable[[str], Mapping[str, Any] | None]
+    reference: ReferenceData
+    policy: Callable[[], Mapping[str, Any]]
+    readiness: Callable[[], tuple[bool, list[str]]]
+    degraded_reasons: Callable[[], list[str]]
+    refresh_gauges: Callable[[], None]
+    recent_ids: RecentIds
+    topics: Topics

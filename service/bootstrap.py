@@ -1,0 +1,298 @@
+"""Composition root: builds the broker, topics, faust app, reference feed, producer and HTTP API
+from one Settings, runs them on one event loop and takes them down in order.
+
+`serve()` returns the process exit code: 0 after SIGINT/SIGTERM, 1 when the embedded broker dies
+or the stream processor crashes (Kairos says so and exits; it never hangs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from service.adapters.clock import Clock, ManualClock, SystemClock
+from service.adapters.embedded_broker import EmbeddedBroker
+from service.adapters.kafka_admin import ensure_topics, wait_for_cluster
+from service.adapters.producer import EventProducer
+from service.adapters.reference_feed import ReferenceFeed
+from service.api.app import build_http_app
+from service.api.deps import ApiDeps, RecentIds
+from service.api.request_validation import RequestValidator
+from service.api.validation import EventValidator
+from service.core.policy import DEFAULT_POLICY, load_policy
+from service.core.reference import ReferenceData
+from service.core.state import decode_state
+from service.core.state_config import StateConfig
+from service.settings import Settings
+from service.stream import topics
+from service.stream.processor import StreamRuntime, build_stream
+from service.telemetry.metrics import Metrics, build_metrics
+
+log = logging.getLogger("kairos")
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+SCHEMA_DIR = PACKAGE_DIR.parent / "schemas"
+DEMO_CATALOG = PACKAGE_DIR / "data" / "demo_catalog.ndjson"
+
+
+def schema_dir() -> Path:
+    """The schemas ship beside the package in a checkout and inside it when installed."""
+    bundled = PACKAGE_DIR / "schemas"
+    return bundled if bundled.is_dir() else SCHEMA_DIR
+
+
+@dataclass
+class Readiness:
+    """Ready once the first recovery after start is complete; later rebalances do not flip it
+    (decisions are marked degraded instead)."""
+
+    stream: StreamRuntime
+    feed: ReferenceFeed
+    metrics: Metrics
+    latched: bool = False
+
+    def check(self) -> tuple[bool, list[str]]:
+        if not self.latched:
+            reasons = self.degraded()
+            if not self._recovery().completed.is_set():
+                reasons.append("state_recovering")
+            if not reasons:
+                self.latched = True
+                self.metrics.ready.set(1)
+            return self.latched, sorted(set(reasons))
+        return True, []
+
+    def _recovery(self) -> Any:
+        # faust's TableManagerT type does not declare `recovery`; the implementation has it.
+        return self.stream.app.tables.recovery  # type: ignore[attr-defined]
+
+    def degraded(self) -> list[str]:
+        reasons: list[str] = []
+        recovery = self._recovery()
+        in_recovery = bool(getattr(recovery, "in_recovery", False))
+        self.metrics.recovery_in_progress.set(1 if in_recovery else 0)
+        if in_recovery or self.stream.app.rebalancing:
+            reasons.append("state_recovering")
+        if not self.feed.caught_up.is_set():
+            reasons.append("reference_data_loading")
+        return reasons
+
+
+@dataclass
+class Running:
+    """Handles for everything started, so shutdown can take it down in reverse order."""
+
+    broker: EmbeddedBroker | None = None
+    producer: EventProducer | None = None
+    feed: ReferenceFeed | None = None
+    stream: StreamRuntime | None = None
+    runner: web.AppRunner | None = None
+    run_dir: Path | None = None
+    stops: list[Callable[[], Any]] = field(default_factory=list)
+
+
+def prepare_data_dir(settings: Settings) -> tuple[Path, bool]:
+    """(directory for this run's state, whether Kairos owns it and removes it at exit).
+
+    With the embedded broker every topic starts empty, so state from an earlier run would be
+    inconsistent with it: each run gets a fresh subfolder of the data dir, removed at exit.
+    The user's data dir itself is never deleted."""
+    base = settings.data_dir.resolve()
+    if settings.embedded_broker:
+        run_dir = base / "embedded-runs" / f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+        run_dir.mkdir(parents=True, exist_ok=False)
+        return run_dir, True
+    state_dir = base / "state"
+    state_dir.mkdir(parents=True, exist_ok=True)
+    return state_dir, False
+
+
+def load_policy_file(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return load_policy(DEFAULT_POLICY)
+    import yaml
+
+    text = path.read_text(encoding="utf-8")
+    document = orjson.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    return load_policy(document)
+
+
+async def publish_demo_catalog(producer: EventProducer, validator: EventValidator, names: topics.Topics,
+                               now_ms: int, path: Path = DEMO_CATALOG) -> int:
+    """Sends the bundled demo catalog (products, a store, stock) through the reference topics."""
+    records = []
+    for line in path.read_bytes().splitlines():
+        if not line.strip():
+            continue
+        event = orjson.loads(line)
+        errors = validator.validate(event, now_ms, 0)
+        if errors:
+            raise RuntimeError(f"demo catalog line is invalid: {errors[0].pointer}: {errors[0].reason}")
+        topic, key = names.route(event)
+        records.append((topic, key, orjson.dumps([event])))
+    await producer.send_all(records)
+    return len(records)
+
+
+def build_clock(settings: Settings) -> Clock:
+    return ManualClock() if settings.test_clock else SystemClock()
+
+
+async def serve(settings: Settings, announce: Callable[[str], None] = print) -> int:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    exit_code = 0
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    running = Running()
+    try:
+        exit_code = await _run(settings, running, stop, announce)
+    finally:
+        # With the broker gone, Kafka clients only retry (and log each retry) while stopping:
+        # give each step little time and keep the reason Kairos stopped readable at the end.
+        if exit_code != 0:
+            logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+        await _shutdown(running, step_timeout_s=30.0 if exit_code == 0 else 3.0)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    return exit_code
+
+
+async def _run(settings: Settings, running: Running, stop: asyncio.Event, announce: Callable[[str], None]) -> int:
+    clock = build_clock(settings)
+    metrics = build_metrics()
+    run_dir, owned = prepare_data_dir(settings)
+    if owned:
+        running.run_dir = run_dir
+    if settings.embedded_broker:
+        running.broker = EmbeddedBroker()
+        await running.broker.start()
+        bootstrap = [running.broker.bootstrap]
+        announce(f"Embedded Kafka-compatible broker (Tansu) on {running.broker.bootstrap}: it keeps data in "
+                 "MEMORY ONLY and starts empty every time; state lives in "
+                 f"{run_dir} for this run. For durable state set KAIROS_KAFKA_BROKER=host:port to use a Kafka cluster.")
+    else:
+        bootstrap = settings.bootstrap_servers
+        await wait_for_cluster(bootstrap, settings.kafka_connect_timeout_s)
+    names = topics.Topics(settings.topic_prefix)
+    created = await ensure_topics(bootstrap, names.all(settings.partitions), settings.replication_factor)
+    if created:
+        log.info("topics created", extra={"topics": created})
+    store_kind = settings.store_kind
+    validator = EventValidator.from_directory(schema_dir())
+    request_validator = RequestValidator.from_directory(schema_dir(), "decision_request.schema.json")
+    policy = load_policy_file(settings.policy_file)
+    metrics.policy_version.labels(str(policy["version"])).set(1)
+    reference = ReferenceData()
+    state_config = StateConfig(late_grace_ms=int(settings.late_grace_s * 1000),
+                               max_future_skew_ms=int(settings.max_future_skew_s * 1000))
+    running.producer = EventProducer(bootstrap)
+    await running.producer.start()
+    metrics.broker_up.set(1)
+    running.feed = ReferenceFeed(
+        bootstrap, names.reference, reference,
+        on_record=lambda etype, result: metrics.events.labels(etype, result, "reference").inc())
+    await running.feed.start()
+    if settings.demo_catalog:
+        n = await publish_demo_catalog(running.producer, validator, names, clock.now_ms())
+        log.info("demo catalog published", extra={"records": n})
+    stream = build_stream(settings, names, bootstrap, store_kind, run_dir, metrics, validator, clock.now_ms,
+                          state_config)
+    running.stream = stream
+    readiness = Readiness(stream, running.feed, metrics)
+    table = stream.table
+
+    def read_state(customer_id: str) -> Mapping[str, Any] | None:
+        raw = table.get(customer_id.encode())
+        return decode_state(raw) if raw else None
+
+    def refresh_gauges() -> None:
+        metrics.customers_in_state.set(len(table))
+        readiness.check()
+
+    deps = ApiDeps(
+        settings=settings, metrics=metrics, clock=clock, event_validator=validator,
+        validate_decision_request=request_validator.validate, producer=running.producer,
+        read_state=read_state, reference=reference, policy=lambda: policy,
+        readiness=readiness.check, degraded_reasons=readiness.degraded,
+        refresh_gauges=refresh_gauges, recent_ids=RecentIds(), topics=names,
+    )
+    running.runner = web.AppRunner(build_http_app(deps), access_log=None, shutdown_timeout=10.0)
+    await running.runner.setup()
+    site = web.TCPSite(running.runner, settings.host, settings.port)
+    await site.start()
+    await stream.app.start()
+    url = f"http://{settings.host}:{settings.port}"
+    announce(f"Kairos listening on {url}  (API /v1/events, /v1/decisions; /metrics, /healthz, /readyz)")
+    announce(f"policy {policy['version']}, store {store_kind}, partitions {settings.partitions}"
+             + (", TEST CLOCK ON" if settings.test_clock else ""))
+    return await _watch(running, stop)
+
+
+async def _watch(running: Running, stop: asyncio.Event) -> int:
+    """Waits for a stop signal, the embedded broker's death or a crashed stream processor."""
+    waiters: dict[asyncio.Task[Any], str] = {asyncio.create_task(stop.wait()): "signal"}
+    if running.broker is not None:
+        waiters[asyncio.create_task(running.broker.wait_exit())] = "broker"
+    assert running.stream is not None
+    waiters[asyncio.create_task(_crashed(running.stream))] = "crash"
+    done, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    reason = waiters[next(iter(done))]
+    if reason == "signal":
+        log.info("stopping on signal")
+        return 0
+    if reason == "broker":
+        log.error("the embedded broker exited unexpectedly; Kairos stops (its data was in memory and is gone)",
+                  extra={"exit_code": next(iter(done)).result()})
+        return 1
+    log.error("the stream processor crashed; Kairos stops", extra={"reason": repr(running.stream.app.crash_reason)})
+    return 1
+
+
+async def _crashed(stream: StreamRuntime) -> None:
+    while stream.app.crash_reason is None and not stream.app.should_stop:
+        await asyncio.sleep(0.5)
+
+
+async def _shutdown(running: Running, step_timeout_s: float) -> None:
+    # Reverse order of start: stop taking requests (finishing those in flight), stop the
+    # stream (commits offsets), flush the producer, then the broker.
+    steps: list[tuple[str, Any]] = []
+    if running.runner is not None:
+        steps.append(("http", running.runner.cleanup()))
+    if running.stream is not None:
+        steps.append(("stream", running.stream.app.stop()))
+    if running.feed is not None:
+        steps.append(("reference feed", running.feed.stop()))
+    if running.producer is not None:
+        steps.append(("producer", running.producer.stop()))
+    if running.broker is not None:
+        steps.append(("broker", running.broker.stop()))
+    for name, coro in steps:
+        # Not wait_for: a Kafka client stopping against a dead broker may not even finish being
+        # cancelled, and the broker must be stopped whatever failed before it.
+        task = asyncio.ensure_future(coro)
+        done, _ = await asyncio.wait({task}, timeout=step_timeout_s)
+        if not done:
+            task.cancel()
+            log.warning("component did not stop in time; abandoned", extra={"component": name,
+                                                                            "timeout_s": step_timeout_s})
+        elif not task.cancelled() and task.exception() is not None:
+            log.warning("component did not stop cleanly", exc_info=task.exception(), extra={"component": name})
+    if running.run_dir is not None:
+        with contextlib.suppress(OSError):
+            shutil.rmtree(running.run_dir)

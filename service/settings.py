@@ -1,0 +1,135 @@
+"""One frozen, typed Settings object, loaded once from the environment and passed explicitly.
+
+Only `load_settings` reads environment variables; everything else receives a Settings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "KAIROS_"
+
+
+class SettingsError(ValueError):
+    """A setting has a value Kairos cannot use; the message names the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every knob Kairos has. Field name `foo_bar` is environment variable `KAIROS_FOO_BAR`."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path("./kairos-data")
+    # Empty: start the embedded (memory-only) broker. Else comma-separated host:port list.
+    kafka_broker: str = ""
+    partitions: int = 8
+    replication_factor: int = 1
+    # memory | rocksdb. Empty picks: memory with the embedded broker, rocksdb with a real cluster.
+    store: str = ""
+    worker_id: str = "kairos-1"
+    group_id: str = "kairos"
+    # Prepended to every topic name ("" = none), so several deployments can share one cluster.
+    topic_prefix: str = ""
+    policy_file: Path | None = None
+    catalog_file: Path | None = None
+    demo_catalog: bool = True
+    test_clock: bool = False
+    # Short by default: Tansu completes a group join only after session_timeout / 2 (BROKER.md).
+    kafka_session_timeout_s: float = 6.0
+    kafka_heartbeat_interval_s: float = 0.6
+    kafka_commit_interval_s: float = 1.0
+    kafka_connect_timeout_s: float = 120.0
+    max_body_bytes: int = 1_048_576
+    max_events_per_request: int = 1000
+    max_future_skew_s: float = 300.0
+    late_grace_s: float = 600.0
+    log_level: str = "INFO"
+
+    @property
+    def embedded_broker(self) -> bool:
+        return not self.kafka_broker
+
+    @property
+    def bootstrap_servers(self) -> list[str]:
+        return parse_broker_list(self.kafka_broker)
+
+    @property
+    def store_kind(self) -> str:
+        if self.store:
+            return self.store
+        return "memory" if self.embedded_broker else "rocksdb"
+
+
+def parse_broker_list(value: str) -> list[str]:
+    """`kafka://a:9092,b:9092` or `a:9092,b:9092` → ["a:9092", "b:9092"]."""
+    out: list[str] = []
+    for part in value.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        for prefix in ("kafka://", "tcp://"):
+            if part.startswith(prefix):
+                part = part[len(prefix):]
+        host, sep, port = part.rpartition(":")
+        if not sep or not host or not port.isdigit():
+            raise SettingsError(
+                f"KAIROS_KAFKA_BROKER: {part!r} is not host:port (example: kafka://127.0.0.1:9092)"
+            )
+        out.append(f"{host}:{port}")
+    return out
+
+
+def _coerce(name: str, raw: str, default: Any, field_type: str) -> Any:
+    env = ENV_PREFIX + name.upper()
+    try:
+        if field_type == "bool":
+            low = raw.strip().lower()
+            if low in {"1", "true", "yes", "on"}:
+                return True
+            if low in {"0", "false", "no", "off", ""}:
+                return False
+            raise ValueError(raw)
+        if field_type == "int":
+            return int(raw)
+        if field_type == "float":
+            return float(raw)
+        if "Path" in field_type:
+            return Path(raw) if raw else None if "None" in field_type else default
+        return raw
+    except ValueError:
+        raise SettingsError(f"{env}={raw!r} is not a valid {field_type}") from None
+
+
+def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build Settings from `KAIROS_*` variables, then apply explicit overrides (CLI flags)."""
+    source = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(Settings):
+        key = ENV_PREFIX + f.name.upper()
+        if key in source:
+            values[f.name] = _coerce(f.name, source[key], f.default, str(f.type))
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    settings = Settings(**values)
+    validate(settings)
+    return settings
+
+
+def validate(s: Settings) -> None:
+    if not 0 <= s.port <= 65535:
+        raise SettingsError(f"KAIROS_PORT={s.port} is outside 0..65535")
+    if s.partitions < 1:
+        raise SettingsError("KAIROS_PARTITIONS must be at least 1")
+    if s.store and s.store not in {"memory", "rocksdb"}:
+        raise SettingsError(f"KAIROS_STORE={s.store!r}: use memory or rocksdb")
+    if s.kafka_broker:
+        parse_broker_list(s.kafka_broker)
+    if s.topic_prefix and not all(c.isalnum() or c in "._-" for c in s.topic_prefix):
+        raise SettingsError(f"KAIROS_TOPIC_PREFIX={s.topic_prefix!r}: use letters, digits, '.', '_' or '-'")
+    if s.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise SettingsError(f"KAIROS_LOG_LEVEL={s.log_level!r}: use DEBUG, INFO, WARNING or ERROR")

@@ -1,0 +1,167 @@
+"""The faust app: the customer-state table and the agent that applies customer events to it.
+
+Thin by design: decode the Kafka record, hand each event to the pure `apply_event`, write the
+table once per record. A record may hold one event (third-party producers) or an array of one
+customer's events (Kairos's own ingest layout), which costs one changelog write per array.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import faust
+import orjson
+from faust.types import EventT, TableT
+
+from service.adapters import faust_transport
+from service.adapters.producer import HEADER_INGEST
+from service.api.validation import EventValidator
+from service.core.events import CUSTOMER_EVENT_TYPES, REFERENCE_EVENT_TYPES
+from service.core.state import StateConfig, apply_event, decode_state, encode_state
+from service.core.timeutil import parse_rfc3339_ms
+from service.settings import Settings
+from service.stream import topics
+from service.telemetry.metrics import Metrics
+
+log = logging.getLogger("kairos.stream")
+
+TABLE_NAME = "customer-state"
+
+
+@dataclass
+class StreamRuntime:
+    app: faust.App
+    table: TableT[bytes, bytes]
+    customer_topic: faust.TopicT
+
+
+def build_stream(
+    settings: Settings, names: topics.Topics, bootstrap: list[str], store_kind: str, data_dir: Path,
+    metrics: Metrics, validator: EventValidator, now_ms: Callable[[], int], state_config: StateConfig,
+) -> StreamRuntime:
+    """Builds (does not start) the faust app, its table (memory or rocksdb) under `data_dir`."""
+    faust_transport.register()
+    store = "memory://" if store_kind == "memory" else "rocksdb://"
+    app = faust.App(
+        settings.group_id,
+        broker=[f"{faust_transport.SCHEME}://{hp}" for hp in bootstrap],
+        store=store,
+        datadir=str(data_dir / "faust"),
+        # Kairos's own Settings are the only configuration: faust must not read BROKER_URL,
+        # WEB_PORT … from the environment, so its env prefix is one nobody sets.
+        env_prefix="KAIROS_FAUST_ENV_DISABLED_",
+        web_enabled=False,
+        autodiscover=False,
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        topic_allow_declare=False,
+        broker_session_timeout=settings.kafka_session_timeout_s,
+        broker_heartbeat_interval=settings.kafka_heartbeat_interval_s,
+        broker_commit_interval=settings.kafka_commit_interval_s,
+        consumer_auto_offset_reset="earliest",
+        table_standby_replicas=0 if store_kind == "memory" else 1,
+        key_serializer="raw",
+        value_serializer="raw",
+        logging_config=None,
+        loghandlers=[],
+    )
+    customer_topic = app.topic(names.customer_events, key_type=bytes, value_type=bytes,
+                               partitions=settings.partitions)
+    changelog = app.topic(names.state_changelog, key_type=bytes, value_type=bytes,
+                          partitions=settings.partitions)
+    # key_type=bytes makes faust use the raw codec for keys: the same bytes as the source topic's
+    # keys, so table routing hashes what the producer hashed (BROKER.md, table_route).
+    table = app.Table(TABLE_NAME, key_type=bytes, value_type=bytes, partitions=settings.partitions,
+                      changelog_topic=changelog)
+    dead_letters = app.topic(names.dead_letters, key_type=bytes, value_type=bytes, partitions=1)
+    applier = RecordApplier(table, metrics, validator, now_ms, state_config, settings.max_future_skew_s)
+
+    @app.agent(customer_topic, name="apply-customer-events")
+    async def apply_customer_events(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            for dead in applier.apply_record(event):
+                await dead_letters.send(key=event.message.key, value=dead)
+
+    return StreamRuntime(app=app, table=table, customer_topic=customer_topic)
+
+
+class RecordApplier:
+    """Applies one Kafka record to the table; never raises for bad data (it is counted instead)."""
+
+    def __init__(self, table: Any, metrics: Metrics, validator: EventValidator, now_ms: Callable[[], int],
+                 cfg: StateConfig, max_future_skew_s: float) -> None:
+        self._table = table
+        self._metrics = metrics
+        self._validator = validator
+        self._now_ms = now_ms
+        self._cfg = cfg
+        self._skew_ms = int(max_future_skew_s * 1000)
+
+    def apply_record(self, event: EventT[bytes]) -> list[bytes]:
+        """Applies the record's events; returns dead-letter records for the ones rejected."""
+        message = event.message
+        key: bytes | None = message.key
+        headers = message.headers or ()
+        names = headers.keys() if isinstance(headers, Mapping) else [k for k, _ in headers]
+        trusted = HEADER_INGEST in names
+        source = "ingest" if trusted else "kafka"
+        try:
+            value = orjson.loads(message.value or b"null")
+        except orjson.JSONDecodeError:
+            return [self._reject("?", source, "record is not JSON", message, message.value)]
+        items = value if isinstance(value, list) else [value]
+        if not key:
+            return [self._reject("?", source, "record has no key (customer id)", message, value)]
+        dead: list[bytes] = []
+        customer_id = key.decode("utf-8", "replace")
+        record_ms = int(message.timestamp * 1000) if message.timestamp else self._now_ms()
+        raw = self._table.get(key)
+        state = decode_state(raw) if raw else None
+        changed = False
+        for item in items:
+            etype = str(item.get("type", "?")) if isinstance(item, dict) else "?"
+            if not trusted:
+                errors = self._validator.validate(item, self._now_ms(), self._skew_ms)
+                if errors:
+                    dead.append(self._reject(etype, source, f"{errors[0].pointer}: {errors[0].reason}", message, item))
+                    continue
+            assert isinstance(item, dict)
+            if item.get("customer_id") != customer_id:
+                dead.append(self._reject(etype, source, "customer_id differs from the record key", message, item))
+                continue
+            received_ms = _received_ms(item, record_ms)
+            result = apply_event(state, item, received_ms, self._cfg)
+            self._metrics.state_apply.labels(etype, result.outcome, source).inc()
+            if result.outcome == "applied":
+                self._metrics.event_time_to_state.observe(max(self._now_ms() - received_ms, 0) / 1000)
+            state = result.state
+            changed = changed or result.changed
+        if changed and state is not None:
+            encoded = encode_state(state)
+            self._metrics.state_record_bytes.observe(len(encoded))
+            self._table[key] = encoded
+        return dead
+
+    def _reject(self, etype: str, source: str, reason: str, message: Any, original: object) -> bytes:
+        """Counts, logs (without the event's content) and builds the dead-letter record."""
+        known = etype in CUSTOMER_EVENT_TYPES or etype in REFERENCE_EVENT_TYPES
+        self._metrics.state_apply.labels(etype if known else "unknown", "rejected", source).inc()
+        where = {"topic": message.topic, "partition": message.partition, "offset": message.offset}
+        log.warning("event rejected on the stream; written to the dead-letter topic", extra={**where, "reason": reason})
+        if isinstance(original, bytes | None):
+            original = (original or b"").decode("utf-8", "replace")
+        return orjson.dumps({**where, "reason": reason, "original": original}, default=str)
+
+
+def _received_ms(item: dict[str, Any], fallback_ms: int) -> int:
+    received = item.get("received_at")
+    if isinstance(received, str):
+        try:
+            return parse_rfc3339_ms(received)
+        except ValueError:
+            pass
+    return fallback_ms

@@ -1,0 +1,1 @@
+"""Observability: the Prometheus metrics bundle and logging set-up."""

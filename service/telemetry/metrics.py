@@ -1,0 +1,89 @@
+"""Prometheus metrics, built once from an injected CollectorRegistry.
+
+Labels are bounded sets (placement, event type, result, source…): never a customer id, event id
+or any other unbounded value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+# 100 µs … 1 s: resolves the ~1 ms decision target and the tail.
+LATENCY_BUCKETS = (
+    0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.005,
+    0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+)
+DELAY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+SIZE_BUCKETS = (128, 256, 512, 1024, 2048, 4096, 8192, 16384, 65536)
+
+
+@dataclass(frozen=True)
+class Metrics:
+    registry: CollectorRegistry
+    decision_latency: Histogram
+    decisions: Counter
+    events: Counter
+    state_apply: Counter
+    event_time_to_state: Histogram
+    state_record_bytes: Histogram
+    customers_in_state: Gauge
+    recovery_in_progress: Gauge
+    ready: Gauge
+    policy_version: Gauge
+    http_requests: Counter
+    audit_failures: Counter
+    broker_up: Gauge
+
+
+def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
+    reg = registry if registry is not None else CollectorRegistry()
+    return Metrics(
+        registry=reg,
+        decision_latency=Histogram(
+            "kairos_decision_latency_seconds", "Time to answer POST /v1/decisions, server side.",
+            ["placement", "outcome"], buckets=LATENCY_BUCKETS, registry=reg,
+        ),
+        decisions=Counter(
+            "kairos_decisions_total", "Decisions answered.",
+            ["placement", "screen", "incentive_kind", "degraded", "cold_start"], registry=reg,
+        ),
+        events=Counter(
+            "kairos_events_total", "Events received, by type, result (accepted, duplicate, rejected, applied, "
+            "ignored) and source (http, reference).",
+            ["type", "result", "source"], registry=reg,
+        ),
+        state_apply=Counter(
+            "kairos_state_apply_total",
+            "Customer events applied on the stream, by outcome (applied, duplicate, late, ignored, rejected) "
+            "and origin (ingest = through Kairos's HTTP ingest, kafka = written to the topic by others).",
+            ["type", "outcome", "origin"], registry=reg,
+        ),
+        event_time_to_state=Histogram(
+            "kairos_event_to_state_delay_seconds",
+            "Processing time at which an event reached the state minus its received_at.",
+            buckets=DELAY_BUCKETS, registry=reg,
+        ),
+        state_record_bytes=Histogram(
+            "kairos_state_record_bytes", "Serialized size of a customer state record when written.",
+            buckets=SIZE_BUCKETS, registry=reg,
+        ),
+        customers_in_state=Gauge(
+            "kairos_customers_in_state", "Customer state records held by this worker's table.", registry=reg,
+        ),
+        recovery_in_progress=Gauge(
+            "kairos_recovery_in_progress", "1 while the table is recovering from its changelog.", registry=reg,
+        ),
+        ready=Gauge("kairos_ready", "1 once the first recovery after start is complete.", registry=reg),
+        policy_version=Gauge(
+            "kairos_policy_info", "The loaded decision policy (value is always 1).", ["version"], registry=reg,
+        ),
+        http_requests=Counter(
+            "kairos_http_requests_total", "HTTP requests by route and status.", ["route", "status"], registry=reg,
+        ),
+        audit_failures=Counter(
+            "kairos_audit_write_failures_total", "Decision audit records that could not be written.", registry=reg,
+        ),
+        broker_up=Gauge("kairos_broker_up", "1 while the Kafka producer can reach the broker.", registry=reg),
+    )
