@@ -259,7 +259,15 @@ async def _watch(running: Running, stop: asyncio.Event) -> int:
         log.error("the embedded broker exited unexpectedly; Kairos stops (its data was in memory and is gone)",
                   extra={"exit_code": next(iter(done)).result()})
         return 1
-    log.error("the stream processor crashed; Kairos stops", extra={"reason": repr(running.stream.app.crash_reason)})
+    crash = running.stream.app.crash_reason
+    hint = ""
+    if type(crash).__name__ == "ConsistencyError":
+        # BROKER.md #3: a memory-only broker (Tansu) that restarted has lost every changelog, so
+        # the local RocksDB state is ahead of it. Kairos does not guess which side to trust.
+        hint = (" The local state store is ahead of the changelog topic: the cluster lost its data (a "
+                "memory-only broker that restarted?). If the cluster is the truth, move the state "
+                "directory aside (KAIROS_DATA_DIR/state) and start again; it is rebuilt from the changelog.")
+    log.error("the stream processor crashed; Kairos stops." + hint, extra={"reason": repr(crash)})
     return 1
 
 

@@ -14,8 +14,9 @@ from service.adapters.clock import ManualClock
 from service.adapters.producer import ProduceError
 from service.api.errors import InvalidRequest, NotFound, PayloadTooLarge, Unavailable, UnsupportedMediaType
 from service.api.wire import BodyError, FieldError, parse_json_array, parse_ndjson
-from service.core.decide import decide
+from service.core.decide import decide_with_context, decision_record
 from service.core.events import CUSTOMER_EVENT_TYPES, REFERENCE_EVENT_TYPES
+from service.core.state import StateFormatError
 from service.core.timeutil import format_rfc3339_ms, parse_rfc3339_ms
 
 JSON_TYPES = frozenset({"application/json"})
@@ -128,11 +129,15 @@ async def post_decisions(request: web.Request) -> web.Response:
     if errors:
         raise InvalidRequest("the decision request is not valid", details={"errors": _details(errors)})
     customer_id = req["customer_id"]
-    state = deps.read_state(customer_id)
-    decision = decide(state, req, deps.reference, deps.policy(), deps.clock.now_ms(),
-                      str(uuid.uuid4()), deps.degraded_reasons())
+    degraded = deps.degraded_reasons()
+    try:
+        state = deps.read_state(customer_id)
+    except StateFormatError:
+        state, degraded = None, [*degraded, "state_unreadable"]
+    decision, context = decide_with_context(state, req, deps.reference, deps.policy(), deps.clock.now_ms(),
+                                            str(uuid.uuid4()), degraded)
     encoded = orjson.dumps(decision)
-    record = orjson.dumps({"decision": decision, "request": req})
+    record = orjson.dumps(decision_record(req, decision, context, time.perf_counter() - started))
     deps.producer.send_background(deps.topics.decisions, customer_id.encode(), record,
                                   on_error=deps.metrics.audit_failures.inc)
     incentive = decision.get("incentive")

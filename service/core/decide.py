@@ -194,6 +194,19 @@ def decide(
     validate_policy. `degraded_reasons` (e.g. "state_unavailable") are passed through and set
     `degraded`. Returns the POST /v1/decisions response body.
     """
+    return decide_with_context(state, request, ref, policy, now_ms, decision_id, degraded_reasons)[0]
+
+
+def decide_with_context(
+    state: Mapping[str, Any] | None,
+    request: Mapping[str, Any],
+    ref: ReferenceData,
+    policy: Mapping[str, Any],
+    now_ms: int,
+    decision_id: str,
+    degraded_reasons: Sequence[str] = (),
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """decide(), plus the summary of the situation it saw, for the audit record's `context`."""
     situation = derive_situation(state, request, ref, policy, now_ms)
     reasons: list[tuple[str, str]] = []
     if situation.cold_start:
@@ -211,6 +224,11 @@ def decide(
         if (block := _fill_block(spec, state, ref, situation, placed, reasons)) is not None
     ]
     updated = state.get("updated_at_ms") if state is not None else None
+    context = {
+        "device_type": situation.device_type,
+        "in_store_id": situation.store_id,
+        "geofences": [] if situation.geofence_id is None else [situation.geofence_id],
+    }
     return {
         "decision_id": decision_id,
         "customer_id": request["customer_id"],
@@ -225,4 +243,13 @@ def decide(
         "policy_version": policy["version"],
         "decided_at": format_rfc3339_ms(now_ms),
         "cold_start": situation.cold_start,
-    }
+    }, context
+
+
+def decision_record(request: Mapping[str, Any], decision: Mapping[str, Any], context: Mapping[str, Any],
+                    latency_s: float | None = None) -> dict[str, Any]:
+    """The audit record written to the decisions topic (schemas/decision_record.schema.json)."""
+    record: dict[str, Any] = {"v": 1, "request": dict(request), "decision": dict(decision), "context": dict(context)}
+    if latency_s is not None:
+        record["latency_s"] = latency_s
+    return record

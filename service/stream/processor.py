@@ -123,7 +123,7 @@ class RecordApplier:
         state = decode_state(raw) if raw else None
         changed = False
         for item in items:
-            etype = str(item.get("type", "?")) if isinstance(item, dict) else "?"
+            etype = _type_of(item)
             if not trusted:
                 errors = self._validator.validate(item, self._now_ms(), self._skew_ms)
                 if errors:
@@ -155,6 +155,10 @@ class RecordApplier:
         if isinstance(original, bytes | None):
             original = (original or b"").decode("utf-8", "replace")
         return orjson.dumps({**where, "reason": reason, "original": original}, default=str)
+
+
+def _type_of(item: object) -> str:
+    return str(item.get("type", "?")) if isinstance(item, dict) else "?"
 
 
 def _received_ms(item: dict[str, Any], fallback_ms: int) -> int:

@@ -77,8 +77,8 @@ def http(method: str, url: str, body: bytes | None = None, content_type: str | N
 class BrokerProcess:
     """`kairos broker` as its own process, so Kairos restarts and crashes are real ones."""
 
-    def __init__(self) -> None:
-        self.port = free_port()
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "service", "broker", "--port", str(self.port)],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -114,7 +114,7 @@ class Kairos:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, wait_ready: bool = True) -> Kairos:
+    def start(self, wait_ready: bool = True, ready_timeout_s: float = READY_TIMEOUT_S) -> Kairos:
         env = {k: v for k, v in os.environ.items() if not k.startswith("KAIROS_")}
         env.update({"KAIROS_PORT": str(self.port), "KAIROS_DATA_DIR": str(self.data_dir),
                     "KAIROS_LOG_LEVEL": "INFO"})
@@ -126,7 +126,7 @@ class Kairos:
                                      stdout=log, stderr=subprocess.STDOUT)
         log.close()
         if wait_ready:
-            self.wait_ready()
+            self.wait_ready(ready_timeout_s)
         return self
 
     def wait_ready(self, timeout_s: float = READY_TIMEOUT_S) -> None:
