@@ -32,12 +32,10 @@ class Settings:
     replication_factor: int = 1
     # memory | rocksdb. Empty picks: memory with the embedded broker, rocksdb with a real cluster.
     store: str = ""
-    worker_id: str = "kairos-1"
     group_id: str = "kairos"
     # Prepended to every topic name ("" = none), so several deployments can share one cluster.
     topic_prefix: str = ""
     policy_file: Path | None = None
-    catalog_file: Path | None = None
     demo_catalog: bool = True
     test_clock: bool = False
     # Short by default: Tansu completes a group join only after session_timeout / 2 (BROKER.md).
