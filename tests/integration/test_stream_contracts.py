@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 
 from tests.integration.conftest import kairos_env
-from tests.integration.harness import BrokerProcess, Kairos, eventually, metric_value
+from tests.integration.harness import BrokerProcess, Kairos, assert_schema, eventually, metric_value
 from tests.integration.kafka_tools import partition_counts, produce, read_all
 
 
@@ -86,6 +86,15 @@ def test_topics_keys_third_party_records_and_listeners(broker: BrokerProcess, na
         # the source topic's keys, or lookups go to the wrong worker (BROKER.md, table_route).
         changelog = read_all(broker.bootstrap, f"{namespace}.kairos.customer-state-changelog.v1")
         assert {r.key for r in changelog} == {customer.encode()}
+
+        # Every decision is written to the decisions topic as an audit record matching its schema.
+        decision = worker.decide(customer, placement="app.home")
+        audit = eventually(lambda: [json.loads(r.value) for r in read_all(
+            broker.bootstrap, f"{namespace}.kairos.decisions.v1") if r.key == customer.encode()] or None)
+        assert [a["decision"]["decision_id"] for a in audit] == [decision["decision_id"]]
+        assert audit[0]["decision"] == decision
+        assert audit[0]["request"]["customer_id"] == customer
+        assert_schema("decision_record.schema.json", audit[0])
 
         # faust binds its web server to 0.0.0.0 by default: Kairos has exactly one listener.
         assert worker.proc is not None
