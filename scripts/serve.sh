@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# The README's run command: creates .venv if needed, installs Kairos, then runs `kairos serve`
-# (embedded broker, demo catalog, default policy) with any arguments given.
+# The README's run command: creates .venv and installs Kairos the first time (and again when
+# pyproject.toml changes), then runs `kairos serve` (embedded broker, demo catalog, default
+# policy) with any arguments given.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e .
+stamp=.venv/.kairos-installed
+want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet -e .
+  echo "$want" > "$stamp"
+fi
 exec .venv/bin/kairos serve "$@"

@@ -23,10 +23,11 @@ import orjson
 from aiohttp import web
 
 from service.adapters.clock import Clock, ManualClock, SystemClock
-from service.adapters.embedded_broker import EmbeddedBroker
-from service.adapters.kafka_admin import ensure_topics, wait_for_cluster
+from service.adapters.embedded_broker import BrokerError, EmbeddedBroker
+from service.adapters.kafka_admin import ClusterUnavailable, ensure_topics, wait_for_cluster
 from service.adapters.producer import EventProducer
 from service.adapters.reference_feed import ReferenceFeed
+from service.adapters.state_epoch import StateAheadOfCluster, check_state_epoch
 from service.api.app import build_http_app
 from service.api.deps import ApiDeps, RecentIds
 from service.api.request_validation import RequestValidator
@@ -159,6 +160,10 @@ async def serve(settings: Settings, announce: Callable[[str], None] = print) -> 
     running = Running()
     try:
         exit_code = await _run(settings, running, stop, announce)
+    except (StateAheadOfCluster, ClusterUnavailable, BrokerError) as exc:
+        # Operator errors with a clear next step: a log line, exit code 1, no traceback.
+        log.error(str(exc))
+        exit_code = 1
     finally:
         # With the broker gone, Kafka clients only retry (and log each retry) while stopping:
         # give each step little time and keep the reason Kairos stopped readable at the end.
@@ -191,6 +196,8 @@ async def _run(settings: Settings, running: Running, stop: asyncio.Event, announ
     if created:
         log.info("topics created", extra={"topics": created})
     store_kind = settings.store_kind
+    if store_kind == "rocksdb":
+        await check_state_epoch(bootstrap, names.state_epoch, settings.group_id, run_dir)
     validator = EventValidator.from_directory(schema_dir())
     request_validator = RequestValidator.from_directory(schema_dir(), "decision_request.schema.json")
     policy = load_policy_file(settings.policy_file)

@@ -8,8 +8,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
+import os
 import signal
 import sys
+import time
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
@@ -46,7 +49,25 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kairos: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
-    return run_bounded(_serve(settings))
+    code = run_bounded(_serve(settings))
+    _exit_despite_stuck_threads(code)
+    return code
+
+
+def _exit_despite_stuck_threads(code: int, grace_s: float = 5.0) -> None:
+    """faust's consumer runs in a non-daemon thread; if a Kafka client in it is stuck (a broker
+    that vanished), the interpreter would wait for it forever at exit. Give it `grace_s`."""
+    import threading
+
+    deadline = time.monotonic() + grace_s
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join(max(deadline - time.monotonic(), 0))
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.current_thread()):
+        logging.getLogger("kairos").warning("a background thread did not stop; exiting anyway")
+        logging.shutdown()
+        sys.stdout.flush()
+        os._exit(code)
 
 
 def run_bounded(main: Coroutine[Any, Any, int], teardown_s: float = 5.0) -> int:

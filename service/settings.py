@@ -46,7 +46,8 @@ class Settings:
     max_body_bytes: int = 1_048_576
     max_events_per_request: int = 1000
     max_future_skew_s: float = 300.0
-    late_grace_s: float = 600.0
+    # Apps send events buffered while offline: an hour late is still merged.
+    late_grace_s: float = 3600.0
     log_level: str = "INFO"
 
     @property

@@ -71,6 +71,9 @@ class EmbeddedBroker:
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
             preexec_fn=_die_with_parent,
+            # Its own session: a terminal's Ctrl-C goes to Kairos only, which then stops the
+            # broker last, after the clients that need it have flushed and committed.
+            start_new_session=True,
         )
         await self._wait_accepting(ready_timeout_s)
         log.info("embedded broker listening", extra={"bootstrap": self.bootstrap, "pid": self.process.pid})

@@ -57,7 +57,18 @@ async def fetch_highwaters(
     return {tp: max(found.get(tp, 0), listed.get(tp, 0)) for tp in tps}
 
 
+FETCH_MAX_WAIT_MS = 20
+
+
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        # faust hard-codes fetch_max_wait_ms=1500; an event then waits for the broker's long
+        # poll to time out before it reaches the state. A short wait keeps freshness in the tens
+        # of milliseconds at the cost of a few idle fetch requests per second.
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
+        return consumer
+
     async def _highwaters(self, partitions: list[TP]) -> Mapping[TP, int]:
         listed = await super()._highwaters(partitions)
         if self.consumer.in_transaction:

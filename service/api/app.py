@@ -61,7 +61,9 @@ async def healthz(request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     deps = request.app[DEPS_KEY]
     ready, reasons = deps.readiness()
-    return json_response({"ready": ready, "reasons": reasons}, 200 if ready else 503)
+    if ready:
+        return json_response({"status": "ready"})
+    return json_response({"status": "not_ready", "reasons": reasons}, 503)
 
 
 async def metrics(request: web.Request) -> web.Response:

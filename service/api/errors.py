@@ -29,6 +29,10 @@ class InvalidRequest(ApiError):
     status, code = 400, "invalid_request"
 
 
+class InvalidJson(ApiError):
+    status, code = 400, "invalid_json"
+
+
 class NotFound(ApiError):
     status, code = 404, "not_found"
 

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from service.adapters.clock import ManualClock
 from service.adapters.producer import ProduceError
-from service.api.errors import InvalidRequest, NotFound, PayloadTooLarge, Unavailable, UnsupportedMediaType
+from service.api.errors import InvalidJson, InvalidRequest, NotFound, PayloadTooLarge, Unavailable, UnsupportedMediaType
 from service.api.wire import BodyError, FieldError, parse_json_array, parse_ndjson
 from service.core.decide import decide_with_context, decision_record
 from service.core.events import CUSTOMER_EVENT_TYPES, REFERENCE_EVENT_TYPES
@@ -46,6 +46,8 @@ async def post_events(request: web.Request) -> web.Response:
             "or application/x-ndjson (one event per line)",
             details={"supported_content_types": ["application/json", *sorted(NDJSON_TYPES)]})
     body = await request.read()
+    if not body.strip():
+        raise InvalidJson("the request body is empty; send a JSON array of events or NDJSON lines")
     entries: list[tuple[object | None, FieldError | None]]
     try:
         if ctype in JSON_TYPES:
@@ -53,7 +55,7 @@ async def post_events(request: web.Request) -> web.Response:
         else:
             entries = parse_ndjson(body)
     except BodyError as exc:
-        raise InvalidRequest(exc.reason) from None
+        raise InvalidJson(exc.reason) from None
     limit = deps.settings.max_events_per_request
     if len(entries) > limit:
         raise PayloadTooLarge(f"{len(entries)} events in one request; send at most {limit} per request")
@@ -72,13 +74,17 @@ async def post_events(request: web.Request) -> web.Response:
             continue
         assert isinstance(item, dict)
         event_id = item["event_id"]
-        if event_id in batch_ids or event_id in deps.recent_ids:
+        event = {**item, "received_at": received_at}
+        route = deps.topics.route(event)
+        # An event id is unique per customer (or reference key), not globally.
+        dedup_key = f"{route[0]}\x00{route[1].decode()}\x00{event_id}"
+        if dedup_key in batch_ids or dedup_key in deps.recent_ids:
             results.append({"index": index, "status": "duplicate", "event_id": event_id})
             continue
-        batch_ids.add(event_id)
-        event = {**item, "received_at": received_at}
-        grouped[deps.topics.route(event)].append(event)
-        results.append({"index": index, "status": "accepted", "event_id": event_id, "type": event["type"]})
+        batch_ids.add(dedup_key)
+        grouped[route].append(event)
+        results.append({"index": index, "status": "accepted", "event_id": event_id, "type": event["type"],
+                        "_dedup": dedup_key})
     records = [(topic, key, orjson.dumps(events)) for (topic, key), events in grouped.items()]
     if records:
         try:
@@ -95,11 +101,21 @@ async def post_events(request: web.Request) -> web.Response:
         counts[status] += 1
         etype = res.pop("type", None) or _event_type(entries[res["index"]][0])
         deps.metrics.events.labels(etype, status, "http").inc()
-        if status == "accepted":
-            deps.recent_ids.add(res["event_id"])
+        dedup_key = res.pop("_dedup", None)
+        if dedup_key is not None:
+            deps.recent_ids.add(dedup_key)
     body_out = {"accepted": counts["accepted"], "duplicates": counts["duplicate"],
                 "rejected": counts["rejected"], "results": results}
     return _json(body_out, 202)
+
+
+def _json_body(raw: bytes) -> Any:
+    if not raw.strip():
+        raise InvalidJson("the request body is empty; send a JSON object")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidJson(f"the request body is not valid JSON: {exc}") from None
 
 
 def _event_id(item: object) -> dict[str, str]:
@@ -120,11 +136,7 @@ async def post_decisions(request: web.Request) -> web.Response:
     if request.content_type not in JSON_TYPES:
         raise UnsupportedMediaType(f"content type {request.content_type!r} is not accepted: send application/json",
                                    details={"supported_content_types": ["application/json"]})
-    body = await request.read()
-    try:
-        req = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequest(f"body is not valid JSON: {exc}") from None
+    req = _json_body(await request.read())
     errors = deps.validate_decision_request(req)
     if errors:
         raise InvalidRequest("the decision request is not valid", details={"errors": _details(errors)})
@@ -155,10 +167,7 @@ async def admin_clock(request: web.Request) -> web.Response:
     clock = deps.clock
     if not isinstance(clock, ManualClock):
         raise NotFound("the test clock is off (KAIROS_TEST_CLOCK)")
-    try:
-        body = orjson.loads(await request.read() or b"{}")
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequest(f"body is not valid JSON: {exc}") from None
+    body = _json_body(await request.read() or b"{}")
     if not isinstance(body, dict) or set(body) - {"set", "advance_s"}:
         raise InvalidRequest("send {\"set\": RFC 3339 time} and/or {\"advance_s\": seconds}")
     try:

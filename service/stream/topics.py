@@ -45,6 +45,10 @@ class Topics:
         return self._name("kairos.dead-letters.v1")
 
     @property
+    def state_epoch(self) -> str:
+        return self._name("kairos.state-epoch.v1")
+
+    @property
     def reference(self) -> tuple[str, ...]:
         return tuple(self._name(base) for base, _ in REFERENCE_ROUTES.values())
 
@@ -52,7 +56,7 @@ class Topics:
         """Every topic Kairos creates, with its partition count. The changelog must match the
         source topic's partitioning: faust writes a key's state to the partition it came from."""
         named = [self.customer_events, self.state_changelog, *self.reference, self.decisions, self.notifications]
-        return [(name, partitions) for name in named] + [(self.dead_letters, 1)]
+        return [(name, partitions) for name in named] + [(self.dead_letters, 1), (self.state_epoch, 1)]
 
     def route(self, event: dict[str, object]) -> tuple[str, bytes]:
         """(topic, key bytes) for an already-validated event. Keys are UTF-8 bytes everywhere —

@@ -122,8 +122,9 @@ class Kairos:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.data_dir / f"kairos-{self.port}-{uuid.uuid4().hex[:6]}.log"
         log = self.log_path.open("wb")
+        # A session of its own, as a terminal would give it, so a test can Ctrl-C the group.
         self.proc = subprocess.Popen([sys.executable, "-m", "service", "serve"], env=env,
-                                     stdout=log, stderr=subprocess.STDOUT)
+                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
         if wait_ready:
             self.wait_ready(ready_timeout_s)

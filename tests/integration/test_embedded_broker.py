@@ -33,6 +33,19 @@ def test_sigterm_stops_the_embedded_broker_and_cleans_the_run_dir(tmp_path: Path
     assert data_dir.is_dir()  # the user's directory itself is never deleted
 
 
+def test_ctrl_c_to_the_process_group_stops_cleanly(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C signals every process in the foreground group; the broker must not die
+    before the clients that need it have stopped (it runs in a session of its own)."""
+    worker = Kairos(data_dir=tmp_path / "data", env={"KAIROS_DEMO_CATALOG": "false"}).start()
+    broker_pid = broker_child(worker)
+    assert worker.proc is not None
+    os.killpg(worker.proc.pid, signal.SIGINT)
+    assert worker.proc.wait(30) == 0
+    assert not pid_alive(broker_pid)
+    assert "embedded broker stopped" in worker.log(tail=None)
+    assert "did not stop" not in worker.log(tail=None)
+
+
 def test_second_run_does_not_trip_over_the_first(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     leftover = data_dir / "embedded-runs" / "20260101T000000-1"

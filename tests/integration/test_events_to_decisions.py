@@ -124,3 +124,25 @@ def test_metrics_move_with_traffic(shared_kairos: Kairos) -> None:
     assert metric_value(text, "kairos_decision_latency_seconds_count", placement="web.home") >= 1
     assert "# TYPE kairos_decision_latency_seconds histogram" in text
     assert metric_value(text, "kairos_ready") == 1.0
+
+
+def test_same_event_id_for_two_customers_is_not_a_duplicate(shared_kairos: Kairos) -> None:
+    rita, otto = (f"{name}-{uuid.uuid4().hex[:6]}" for name in ("rita", "otto"))
+    shared_id = f"r-{uuid.uuid4().hex[:6]}"
+    res = shared_kairos.post_events([viewed(rita, PRODUCTS[0], event_id=shared_id),
+                                     viewed(otto, PRODUCTS[1], event_id=shared_id)]).json()
+    assert [r["status"] for r in res["results"]] == ["accepted", "accepted"]
+    assert eventually(lambda: shared_kairos.state(otto))["views"][0][0] == PRODUCTS[1]
+
+
+def test_empty_bodies_and_readiness_bodies(shared_kairos: Kairos) -> None:
+    url = shared_kairos.url
+    for path in ("/v1/events", "/v1/decisions"):
+        res = http("POST", url + path, b"", "application/json")
+        assert res.status == 400
+        assert res.json()["error"]["code"] == "invalid_json"
+        assert res.json()["error"]["message"].startswith("the request body is empty")
+    empty_batch = http("POST", url + "/v1/events", b"[]", "application/json")
+    assert (empty_batch.status, empty_batch.json()["error"]["code"]) == (400, "invalid_request")
+    assert http("GET", url + "/readyz").json() == {"status": "ready"}
+    assert http("GET", url + "/healthz").json() == {"status": "ok"}
