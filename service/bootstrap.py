@@ -86,7 +86,9 @@ class Readiness:
         self.metrics.recovery_in_progress.set(1 if in_recovery else 0)
         if in_recovery or self.stream.app.rebalancing:
             reasons.append("state_recovering")
-        if not self.feed.caught_up.is_set():
+        if self.feed.failed is not None:
+            reasons.append("reference_data_stopped")
+        elif not self.feed.caught_up.is_set():
             reasons.append("reference_data_loading")
         return reasons
 
@@ -210,6 +212,7 @@ async def _run(settings: Settings, running: Running, stop: asyncio.Event, announ
     metrics.broker_up.set(1)
     running.feed = ReferenceFeed(
         bootstrap, names.reference, reference,
+        lambda event: validator.validate(event, clock.now_ms(), int(settings.max_future_skew_s * 1000)),
         on_record=lambda etype, result: metrics.events.labels(etype, result, "reference").inc())
     await running.feed.start()
     if settings.demo_catalog:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -53,6 +54,30 @@ class EventProducer:
             await asyncio.wait_for(asyncio.gather(*futures), self._timeout_s)
         except (TimeoutError, KafkaError, OSError) as exc:
             raise ProduceError(f"broker did not acknowledge: {type(exc).__name__}") from exc
+
+    async def send_each(self, records: Sequence[tuple[str, bytes, bytes]]) -> list[Exception | None]:
+        """Sends every record; returns, per record, None once acknowledged or the error."""
+        headers = [(HEADER_INGEST, b"1")]
+        futures: list[asyncio.Future[Any] | Exception] = []
+        for topic, key, value in records:
+            try:
+                futures.append(await self._producer.send(topic, value=value, key=key, headers=headers))
+            except (KafkaError, OSError) as send_error:
+                futures.append(send_error)
+        pending = [f for f in futures if isinstance(f, asyncio.Future)]
+        if pending:
+            await asyncio.wait(pending, timeout=self._timeout_s)
+        out: list[Exception | None] = []
+        for f in futures:
+            if isinstance(f, Exception):
+                out.append(f)
+            elif not f.done():
+                f.cancel()
+                out.append(TimeoutError("not acknowledged in time"))
+            else:
+                error = f.exception()
+                out.append(error if isinstance(error, Exception) else None)
+        return out
 
     def send_background(self, topic: str, key: bytes, value: bytes, on_error: object = None) -> None:
         """Fire-and-forget with a logged, counted failure; used for audit records."""

@@ -16,6 +16,8 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
 from service.adapters.faust_transport import fetch_highwaters
+from service.api.wire import FieldError
+from service.core.events import REFERENCE_EVENT_TYPES
 from service.core.reference import ReferenceData, apply_reference_event
 
 log = logging.getLogger("kairos.reference")
@@ -23,11 +25,14 @@ log = logging.getLogger("kairos.reference")
 
 class ReferenceFeed:
     def __init__(self, bootstrap: list[str], topics: tuple[str, ...], data: ReferenceData,
+                 validate: Callable[[object], list[FieldError]],
                  on_record: Callable[[str, str], None] | None = None) -> None:
         self._bootstrap = bootstrap
         self._topics = topics
         self.data = data
+        self._validate = validate
         self._on_record = on_record
+        self.failed: BaseException | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self.caught_up = asyncio.Event()
@@ -45,6 +50,12 @@ class ReferenceFeed:
         targets = await fetch_highwaters(self._bootstrap, tps, listed)
         self._task = asyncio.create_task(self._run(consumer, {TopicPartition(tp.topic, tp.partition): hw
                                                               for tp, hw in targets.items()}))
+        self._task.add_done_callback(self._on_done)
+
+    def _on_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self.failed = task.exception()
+            log.error("the reference feed stopped; decisions are marked degraded", exc_info=self.failed)
 
     async def _run(self, consumer: AIOKafkaConsumer, targets: dict[TopicPartition, int]) -> None:
         pending = {tp for tp, hw in targets.items() if hw > 0}
@@ -71,11 +82,22 @@ class ReferenceFeed:
             return
         events = value if isinstance(value, list) else [value]
         for event in events:
-            if isinstance(event, dict):
-                ok = apply_reference_event(self.data, event)
+            # Anyone can write to a reference topic: one bad record must not stop the feed.
+            errors = self._validate(event)
+            etype = str(event.get("type", "?")) if isinstance(event, dict) else "?"
+            if errors or not isinstance(event, dict) or etype not in REFERENCE_EVENT_TYPES:
+                why = errors[0].reason if errors else "not a reference event"
+                log.warning("reference record rejected", extra={"reason": why[:200]})
+                result = "rejected"
+            else:
+                try:
+                    result = "applied" if apply_reference_event(self.data, event) else "ignored"
+                except Exception:
+                    log.exception("reference record could not be applied")
+                    result = "rejected"
                 self.records_applied += 1
-                if self._on_record is not None:
-                    self._on_record(str(event.get("type", "?")), "applied" if ok else "ignored")
+            if self._on_record is not None:
+                self._on_record(etype if etype in REFERENCE_EVENT_TYPES else "unknown", result)
 
     async def stop(self) -> None:
         if self._task is not None:

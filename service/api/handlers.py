@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 from aiohttp import web
+from aiokafka.errors import MessageSizeTooLargeError
 
 from service.adapters.clock import ManualClock
-from service.adapters.producer import ProduceError
 from service.api.errors import InvalidJson, InvalidRequest, NotFound, PayloadTooLarge, Unavailable, UnsupportedMediaType
+from service.api.ingest import error_details, plan_batch
 from service.api.wire import BodyError, FieldError, parse_json_array, parse_ndjson
 from service.core.decide import decide_with_context, decision_record
 from service.core.events import CUSTOMER_EVENT_TYPES, REFERENCE_EVENT_TYPES
@@ -33,16 +34,12 @@ def _json(body: object, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
 
 
-def _details(errors: list[FieldError]) -> list[dict[str, Any]]:
-    return [{"pointer": e.pointer, "reason": e.reason} for e in errors]
-
-
 async def post_events(request: web.Request) -> web.Response:
     deps = _deps(request)
     ctype = request.content_type
     if ctype not in JSON_TYPES and ctype not in NDJSON_TYPES:
         raise UnsupportedMediaType(
-            f"content type {ctype!r} is not accepted: send application/json (an array of events) "
+            f"content type {_clip(ctype)!r} is not accepted: send application/json (an array of events) "
             "or application/x-ndjson (one event per line)",
             details={"supported_content_types": ["application/json", *sorted(NDJSON_TYPES)]})
     body = await request.read()
@@ -63,50 +60,49 @@ async def post_events(request: web.Request) -> web.Response:
         raise InvalidRequest("no events in the request body")
     now_ms = deps.clock.now_ms()
     skew_ms = int(deps.settings.max_future_skew_s * 1000)
-    received_at = format_rfc3339_ms(now_ms)
-    results: list[dict[str, Any]] = []
-    batch_ids: set[str] = set()
-    grouped: dict[tuple[str, bytes], list[dict[str, Any]]] = defaultdict(list)
-    for index, (item, parse_error) in enumerate(entries):
-        errors = [parse_error] if parse_error else deps.event_validator.validate(item, now_ms, skew_ms)
-        if errors:
-            results.append({"index": index, "status": "rejected", **_event_id(item), "errors": _details(errors)})
-            continue
-        assert isinstance(item, dict)
-        event_id = item["event_id"]
-        event = {**item, "received_at": received_at}
-        route = deps.topics.route(event)
-        # An event id is unique per customer (or reference key), not globally.
-        dedup_key = f"{route[0]}\x00{route[1].decode()}\x00{event_id}"
-        if dedup_key in batch_ids or dedup_key in deps.recent_ids:
-            results.append({"index": index, "status": "duplicate", "event_id": event_id})
-            continue
-        batch_ids.add(dedup_key)
-        grouped[route].append(event)
-        results.append({"index": index, "status": "accepted", "event_id": event_id, "type": event["type"],
-                        "_dedup": dedup_key})
-    records = [(topic, key, orjson.dumps(events)) for (topic, key), events in grouped.items()]
-    if records:
-        try:
-            await deps.producer.send_all(records)
-        except ProduceError as exc:
-            deps.metrics.broker_up.set(0)
-            raise Unavailable(f"events not accepted: the broker is not reachable ({exc}); nothing was "
-                              "stored, send the same request again later", details={"retry_after_s": 5},
-                              headers={"Retry-After": "5"}) from None
+    batch = plan_batch(entries, lambda item: deps.event_validator.validate(item, now_ms, skew_ms),
+                       deps.topics.route, deps.recent_ids.__contains__, format_rfc3339_ms(now_ms))
+    outcomes = await deps.producer.send_each([(t, k, v) for t, k, v, _ in batch.records])
+    failed = [(rec, exc) for rec, exc in zip(batch.records, outcomes, strict=True) if exc is not None]
+    stored = {i for rec, exc in zip(batch.records, outcomes, strict=True) if exc is None for i in rec[3]}
+    for i in stored:
+        deps.recent_ids.add(batch.dedup_keys[i])
+    if any(not isinstance(exc, MessageSizeTooLargeError) for _, exc in failed):
+        deps.metrics.broker_up.set(0)
+    elif batch.records:
         deps.metrics.broker_up.set(1)
+    if failed:
+        kinds = sorted({type(exc).__name__ for _, exc in failed})
+        lost = sum(len(rec[3]) for rec, _ in failed)
+        raise Unavailable(
+            f"{lost} of {lost + len(stored)} valid events were not stored: the broker did not acknowledge them "
+            f"({', '.join(kinds)}). Send the same request again later; events already stored are recognised "
+            "as duplicates.", details={"retry_after_s": 5}, headers={"Retry-After": "5"})
     counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
-    for res in results:
-        status = res["status"]
-        counts[status] += 1
-        etype = res.pop("type", None) or _event_type(entries[res["index"]][0])
-        deps.metrics.events.labels(etype, status, "http").inc()
-        dedup_key = res.pop("_dedup", None)
-        if dedup_key is not None:
-            deps.recent_ids.add(dedup_key)
+    for res in batch.results:
+        counts[res["status"]] += 1
+        deps.metrics.events.labels(_event_type(entries[res["index"]][0]), res["status"], "http").inc()
     body_out = {"accepted": counts["accepted"], "duplicates": counts["duplicate"],
-                "rejected": counts["rejected"], "results": results}
+                "rejected": counts["rejected"], "results": batch.results}
     return _json(body_out, 202)
+
+
+def _clip(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def policy_placements(policy: Mapping[str, Any]) -> frozenset[str]:
+    """Every placement a screen of the policy names (cached per policy object)."""
+    cached = _PLACEMENTS.get(id(policy))
+    if cached is None or cached[0] is not policy:
+        names = frozenset(p for screen in policy.get("screens", ())
+                          for p in screen.get("when", {}).get("placements", ()))
+        cached = (policy, names)
+        _PLACEMENTS[id(policy)] = cached
+    return cached[1]
+
+
+_PLACEMENTS: dict[int, tuple[Mapping[str, Any], frozenset[str]]] = {}
 
 
 def _json_body(raw: bytes) -> Any:
@@ -116,12 +112,6 @@ def _json_body(raw: bytes) -> Any:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidJson(f"the request body is not valid JSON: {exc}") from None
-
-
-def _event_id(item: object) -> dict[str, str]:
-    if isinstance(item, dict) and isinstance(item.get("event_id"), str):
-        return {"event_id": item["event_id"]}
-    return {}
 
 
 def _event_type(item: object) -> str:
@@ -134,31 +124,33 @@ async def post_decisions(request: web.Request) -> web.Response:
     started = time.perf_counter()
     deps = _deps(request)
     if request.content_type not in JSON_TYPES:
-        raise UnsupportedMediaType(f"content type {request.content_type!r} is not accepted: send application/json",
+        raise UnsupportedMediaType(f"content type {_clip(request.content_type)!r} is not accepted: "
+                                   "send application/json",
                                    details={"supported_content_types": ["application/json"]})
     req = _json_body(await request.read())
     errors = deps.validate_decision_request(req)
     if errors:
-        raise InvalidRequest("the decision request is not valid", details={"errors": _details(errors)})
+        raise InvalidRequest("the decision request is not valid", details={"errors": error_details(errors)})
     customer_id = req["customer_id"]
     degraded = deps.degraded_reasons()
     try:
         state = deps.read_state(customer_id)
     except StateFormatError:
         state, degraded = None, [*degraded, "state_unreadable"]
-    decision, context = decide_with_context(state, req, deps.reference, deps.policy(), deps.clock.now_ms(),
+    policy = deps.policy()
+    decision, context = decide_with_context(state, req, deps.reference, policy, deps.clock.now_ms(),
                                             str(uuid.uuid4()), degraded)
     encoded = orjson.dumps(decision)
     record = orjson.dumps(decision_record(req, decision, context, time.perf_counter() - started))
     deps.producer.send_background(deps.topics.decisions, customer_id.encode(), record,
                                   on_error=deps.metrics.audit_failures.inc)
     incentive = decision.get("incentive")
+    # Bounded labels: placements the policy names, everything else is "other".
+    placement = req["placement"] if req["placement"] in policy_placements(policy) else "other"
     deps.metrics.decisions.labels(
-        req["placement"] if len(req["placement"]) <= 40 else "other", decision["screen"],
-        incentive["kind"] if incentive else "none", str(decision["degraded"]).lower(),
-        str(decision["cold_start"]).lower()).inc()
-    deps.metrics.decision_latency.labels(
-        req["placement"] if len(req["placement"]) <= 40 else "other", "ok").observe(time.perf_counter() - started)
+        placement, decision["screen"], incentive["kind"] if incentive else "none",
+        str(decision["degraded"]).lower(), str(decision["cold_start"]).lower()).inc()
+    deps.metrics.decision_latency.labels(placement, "ok").observe(time.perf_counter() - started)
     return web.Response(body=encoded, content_type="application/json")
 
 
@@ -189,5 +181,5 @@ async def get_customer_state(request: web.Request) -> web.Response:
     customer_id = request.match_info["customer_id"]
     state = deps.read_state(customer_id)
     if state is None:
-        raise NotFound(f"no state for customer {customer_id!r} on this worker")
+        raise NotFound(f"no state for customer {_clip(customer_id)!r} on this worker")
     return _json(state)

@@ -32,6 +32,9 @@ __all__ = [
     "parse_ndjson",
 ]
 
+MAX_DEPTH: Final = 32
+"""Deepest nesting an event may have; the state record adds a few levels and orjson stops at 254."""
+
 SCREEN_STATE_MAX_BYTES: Final = 4096
 """session.ended screen_state limit (CONTRACTS.md: free-form, max 4 KiB), measured as compact JSON."""
 
@@ -107,6 +110,10 @@ class EventValidator:
         """
         if not isinstance(event, dict):
             return [FieldError("", "event must be a JSON object")]
+        deep = _too_deep(event, MAX_DEPTH)
+        if deep is not None:
+            # Checked first and without recursion: deeper values would overflow the encoders.
+            return [FieldError(deep, f"nested more than {MAX_DEPTH} levels deep; flatten this value")]
         type_ = event.get("type")
         validator = self._validators.get(type_) if isinstance(type_, str) else None
         if validator is None:
@@ -168,6 +175,26 @@ class EventValidator:
         return _first_per_pointer(errors)
 
 
+def _too_deep(value: object, limit: int) -> str | None:
+    """JSON pointer of the first container nested deeper than `limit`, else None (iterative)."""
+    stack: list[tuple[object, int, str]] = [(value, 0, "")]
+    while stack:
+        node, depth, where = stack.pop()
+        if isinstance(node, dict):
+            items: Any = node.items()
+        elif isinstance(node, list):
+            items = enumerate(node)
+        else:
+            continue
+        if depth >= limit:
+            return where
+        for key, child in items:
+            if isinstance(child, dict | list):
+                escaped = str(key).replace("~", "~0").replace("/", "~1")
+                stack.append((child, depth + 1, f"{where}/{escaped}"))
+    return None
+
+
 def _schema_id(doc: object) -> str | None:
     schema_id = doc.get("$id") if isinstance(doc, dict) else None
     return schema_id if isinstance(schema_id, str) else None
@@ -191,6 +218,9 @@ def _time_errors(event: dict[Any, Any], failed: set[str], now_ms: int, skew_ms: 
         except ValueError:
             # e.g. 2025-02-30 or offset +24:00, which the pattern alone lets through
             errors.append(FieldError(f"/{field}", f"{field} is not a real date and time"))
+            continue
+        if at_ms < 0:
+            errors.append(FieldError(f"/{field}", f"{field} is before 1970-01-01T00:00:00Z"))
             continue
         if field == "occurred_at" and at_ms - now_ms > skew_ms:
             errors.append(

@@ -21,7 +21,7 @@ from service.adapters import faust_transport
 from service.adapters.producer import HEADER_INGEST
 from service.api.validation import EventValidator
 from service.core.events import CUSTOMER_EVENT_TYPES, REFERENCE_EVENT_TYPES
-from service.core.state import StateConfig, apply_event, decode_state, encode_state
+from service.core.state import StateConfig, StateFormatError, apply_event, decode_state, encode_state
 from service.core.timeutil import parse_rfc3339_ms
 from service.settings import Settings
 from service.stream import topics
@@ -30,6 +30,10 @@ from service.telemetry.metrics import Metrics
 log = logging.getLogger("kairos.stream")
 
 TABLE_NAME = "customer-state"
+# Top-level field of the state record: [partition, offset] of the last Kafka record applied.
+SOURCE_OFFSET = "source_offset"
+# Characters of the original event kept in a dead-letter record (a record must stay < 1 MB).
+DEAD_LETTER_ORIGINAL_CHARS = 65_536
 
 
 @dataclass
@@ -102,36 +106,60 @@ class RecordApplier:
         self._skew_ms = int(max_future_skew_s * 1000)
 
     def apply_record(self, event: EventT[bytes]) -> list[bytes]:
-        """Applies the record's events; returns dead-letter records for the ones rejected."""
+        """Applies the record's events; returns dead-letter records for the ones rejected.
+
+        Never raises: a record that cannot be processed is dead-lettered whole, so faust does not
+        restart the agent and commit past events that were never applied."""
         message = event.message
-        key: bytes | None = message.key
         headers = message.headers or ()
         names = headers.keys() if isinstance(headers, Mapping) else [k for k, _ in headers]
-        trusted = HEADER_INGEST in names
-        source = "ingest" if trusted else "kafka"
+        # The header only labels metrics: any producer can set it, so every event is validated.
+        source = "ingest" if HEADER_INGEST in names else "kafka"
+        try:
+            return self._apply(message, source)
+        except Exception as exc:  # a defect, not bad data: keep the events, keep the worker
+            log.exception("record could not be applied; written to the dead-letter topic",
+                          extra={"topic": message.topic, "partition": message.partition, "offset": message.offset})
+            return [self._reject("?", source, f"internal error: {type(exc).__name__}", message, message.value)]
+
+    def _apply(self, message: Any, source: str) -> list[bytes]:
+        key: bytes | None = message.key
         try:
             value = orjson.loads(message.value or b"null")
         except orjson.JSONDecodeError:
             return [self._reject("?", source, "record is not JSON", message, message.value)]
         items = value if isinstance(value, list) else [value]
         if not key:
-            return [self._reject("?", source, "record has no key (customer id)", message, value)]
+            return [self._reject("?", source, "record has no key (customer id)", message, message.value)]
+        raw = self._table.get(key)
+        try:
+            state = decode_state(raw) if raw else None
+        except StateFormatError as exc:
+            # Written by a newer Kairos (or damaged): applying on top would lose what it holds.
+            reason = f"state record cannot be read by this version: {exc}"
+            return [self._reject(_type_of(item), source, reason, message, item) for item in items]
+        position = [message.partition, message.offset]
+        if state is not None and _already_applied(state.get(SOURCE_OFFSET), position):
+            # Redelivered after a crash or rebalance (faust re-reads from the last commit): the
+            # whole record is already in the state, however many events it holds.
+            for item in items:
+                self._metrics.state_apply.labels(_known_type(_type_of(item)), "duplicate", source).inc()
+            return []
         dead: list[bytes] = []
         customer_id = key.decode("utf-8", "replace")
         record_ms = int(message.timestamp * 1000) if message.timestamp else self._now_ms()
-        raw = self._table.get(key)
-        state = decode_state(raw) if raw else None
         changed = False
         for item in items:
             etype = _type_of(item)
-            if not trusted:
-                errors = self._validator.validate(item, self._now_ms(), self._skew_ms)
-                if errors:
-                    dead.append(self._reject(etype, source, f"{errors[0].pointer}: {errors[0].reason}", message, item))
-                    continue
+            errors = self._validator.validate(item, self._now_ms(), self._skew_ms)
+            if errors:
+                dead.append(self._reject(etype, source, _reason(errors[0].pointer, errors[0].reason), message, item))
+                continue
             assert isinstance(item, dict)
             if item.get("customer_id") != customer_id:
-                dead.append(self._reject(etype, source, "customer_id differs from the record key", message, item))
+                reason = ("a reference event on the customer topic" if etype in REFERENCE_EVENT_TYPES
+                          else "customer_id differs from the record key")
+                dead.append(self._reject(etype, source, reason, message, item))
                 continue
             received_ms = _received_ms(item, record_ms)
             result = apply_event(state, item, received_ms, self._cfg)
@@ -141,6 +169,7 @@ class RecordApplier:
             state = result.state
             changed = changed or result.changed
         if changed and state is not None:
+            state = {**state, SOURCE_OFFSET: position}
             encoded = encode_state(state)
             self._metrics.state_record_bytes.observe(len(encoded))
             self._table[key] = encoded
@@ -148,13 +177,38 @@ class RecordApplier:
 
     def _reject(self, etype: str, source: str, reason: str, message: Any, original: object) -> bytes:
         """Counts, logs (without the event's content) and builds the dead-letter record."""
-        known = etype in CUSTOMER_EVENT_TYPES or etype in REFERENCE_EVENT_TYPES
-        self._metrics.state_apply.labels(etype if known else "unknown", "rejected", source).inc()
+        self._metrics.state_apply.labels(_known_type(etype), "rejected", source).inc()
         where = {"topic": message.topic, "partition": message.partition, "offset": message.offset}
         log.warning("event rejected on the stream; written to the dead-letter topic", extra={**where, "reason": reason})
-        if isinstance(original, bytes | None):
-            original = (original or b"").decode("utf-8", "replace")
-        return orjson.dumps({**where, "reason": reason, "original": original}, default=str)
+        return dead_letter(where, reason, original)
+
+
+def dead_letter(where: dict[str, Any], reason: str, original: object) -> bytes:
+    """The dead-letter record: where it came from, why, and the original (cut to a bounded size
+    so the dead letter itself always fits in a Kafka record)."""
+    if isinstance(original, bytes | None):
+        text = (original or b"").decode("utf-8", "replace")
+    else:
+        try:
+            text = orjson.dumps(original).decode()
+        except (TypeError, orjson.JSONEncodeError):
+            text = repr(original)
+    truncated = len(text) > DEAD_LETTER_ORIGINAL_CHARS
+    return orjson.dumps({**where, "reason": reason[:1024], "original": text[:DEAD_LETTER_ORIGINAL_CHARS],
+                         "original_chars": len(text), "truncated": truncated})
+
+
+def _already_applied(stored: object, position: list[int]) -> bool:
+    return (isinstance(stored, list) and len(stored) == 2 and stored[0] == position[0]
+            and isinstance(stored[1], int) and position[1] <= stored[1])
+
+
+def _known_type(etype: str) -> str:
+    return etype if etype in CUSTOMER_EVENT_TYPES or etype in REFERENCE_EVENT_TYPES else "unknown"
+
+
+def _reason(pointer: str, reason: str) -> str:
+    return f"{pointer}: {reason}" if pointer else reason
 
 
 def _type_of(item: object) -> str:

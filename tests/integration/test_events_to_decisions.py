@@ -117,11 +117,17 @@ def test_http_errors_are_clear(shared_kairos: Kairos) -> None:
 
 
 def test_metrics_move_with_traffic(shared_kairos: Kairos) -> None:
-    before = metric_value(shared_kairos.metrics(), "kairos_decisions_total", placement="web.home")
-    shared_kairos.decide(f"m-{uuid.uuid4().hex[:6]}", placement="web.home", device_type="web")
+    before = metric_value(shared_kairos.metrics(), "kairos_decisions_total", placement="app.store")
+    shared_kairos.decide(f"m-{uuid.uuid4().hex[:6]}", placement="app.store", device_type="phone")
     text = shared_kairos.metrics()
-    assert metric_value(text, "kairos_decisions_total", placement="web.home") == before + 1
-    assert metric_value(text, "kairos_decision_latency_seconds_count", placement="web.home") >= 1
+    assert metric_value(text, "kairos_decisions_total", placement="app.store") == before + 1
+    assert metric_value(text, "kairos_decision_latency_seconds_count", placement="app.store") >= 1
+    # Placements no policy screen names share one label: metric series stay bounded.
+    for page in "abcde":
+        shared_kairos.decide(f"m-{page}", placement=f"web.page_{page}", device_type="web")
+    text = shared_kairos.metrics()
+    assert 'placement="web.page_' not in text
+    assert metric_value(text, "kairos_decisions_total", placement="other") >= 5
     assert "# TYPE kairos_decision_latency_seconds histogram" in text
     assert metric_value(text, "kairos_ready") == 1.0
 
