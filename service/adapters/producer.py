@@ -79,6 +79,14 @@ class EventProducer:
                 out.append(error if isinstance(error, Exception) else None)
         return out
 
+    async def send_control(self, topic: str, key: bytes, value: bytes, header: tuple[str, bytes]) -> None:
+        """Sends one control record (e.g. an erasure) and waits for the broker's acknowledgement."""
+        try:
+            await asyncio.wait_for(self._producer.send_and_wait(topic, value=value, key=key, headers=[header]),
+                                   self._timeout_s)
+        except (TimeoutError, KafkaError, OSError) as exc:
+            raise ProduceError(f"broker did not acknowledge: {type(exc).__name__}") from exc
+
     def send_background(self, topic: str, key: bytes, value: bytes, on_error: object = None) -> None:
         """Fire-and-forget with a logged, counted failure; used for audit records."""
         task = asyncio.ensure_future(self._send_one(topic, key, value, on_error))

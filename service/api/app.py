@@ -10,13 +10,12 @@ import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from service.api.deps import ApiDeps
+from service.api.customers import delete_customer, get_customer_state
+from service.api.deps import DEPS_KEY, ApiDeps
 from service.api.errors import ApiError, NotFound, PayloadTooLarge
-from service.api.handlers import admin_clock, get_customer_state, post_decisions, post_events
+from service.api.handlers import admin_clock, post_decisions, post_events
 
 log = logging.getLogger("kairos.http")
-
-DEPS_KEY = web.AppKey("deps", ApiDeps)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -81,6 +80,7 @@ def build_http_app(deps: ApiDeps) -> web.Application:
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/admin/customers/{customer_id}/state", get_customer_state)
+    app.router.add_delete("/v1/customers/{customer_id}", delete_customer)
     if deps.settings.test_clock:
         app.router.add_post("/admin/clock", admin_clock)
     return app

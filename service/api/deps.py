@@ -7,6 +7,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from aiohttp import web
+
 from service.adapters.clock import Clock
 from service.api.validation import EventValidator
 from service.api.wire import FieldError
@@ -18,6 +20,8 @@ from service.telemetry.metrics import Metrics
 
 class Producer(Protocol):
     async def send_each(self, records: Sequence[tuple[str, bytes, bytes]]) -> list[Exception | None]: ...
+
+    async def send_control(self, topic: str, key: bytes, value: bytes, header: tuple[str, bytes]) -> None: ...
 
     def send_background(self, topic: str, key: bytes, value: bytes, on_error: object = None) -> None: ...
 
@@ -55,3 +59,10 @@ class ApiDeps:
     refresh_gauges: Callable[[], None]
     recent_ids: RecentIds
     topics: Topics
+
+
+DEPS_KEY = web.AppKey("deps", ApiDeps)
+
+
+def deps_of(request: web.Request) -> ApiDeps:
+    return request.app[DEPS_KEY]

@@ -47,3 +47,8 @@ class UnsupportedMediaType(ApiError):
 
 class Unavailable(ApiError):
     status, code = 503, "unavailable"
+
+
+def clip(text: str, limit: int = 80) -> str:
+    """A client-supplied value cut to at most `limit` characters before it is echoed back."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -12,7 +12,16 @@ from aiohttp import web
 from aiokafka.errors import MessageSizeTooLargeError
 
 from service.adapters.clock import ManualClock
-from service.api.errors import InvalidJson, InvalidRequest, NotFound, PayloadTooLarge, Unavailable, UnsupportedMediaType
+from service.api.deps import deps_of
+from service.api.errors import (
+    InvalidJson,
+    InvalidRequest,
+    NotFound,
+    PayloadTooLarge,
+    Unavailable,
+    UnsupportedMediaType,
+    clip,
+)
 from service.api.ingest import error_details, plan_batch
 from service.api.wire import BodyError, FieldError, parse_json_array, parse_ndjson
 from service.core.decide import decide_with_context, decision_record
@@ -24,22 +33,17 @@ JSON_TYPES = frozenset({"application/json"})
 NDJSON_TYPES = frozenset({"application/x-ndjson", "application/ndjson", "application/jsonl"})
 
 
-def _deps(request: web.Request) -> Any:
-    from service.api.app import DEPS_KEY
-
-    return request.app[DEPS_KEY]
-
 
 def _json(body: object, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
 
 
 async def post_events(request: web.Request) -> web.Response:
-    deps = _deps(request)
+    deps = deps_of(request)
     ctype = request.content_type
     if ctype not in JSON_TYPES and ctype not in NDJSON_TYPES:
         raise UnsupportedMediaType(
-            f"content type {_clip(ctype)!r} is not accepted: send application/json (an array of events) "
+            f"content type {clip(ctype)!r} is not accepted: send application/json (an array of events) "
             "or application/x-ndjson (one event per line)",
             details={"supported_content_types": ["application/json", *sorted(NDJSON_TYPES)]})
     body = await request.read()
@@ -87,9 +91,6 @@ async def post_events(request: web.Request) -> web.Response:
     return _json(body_out, 202)
 
 
-def _clip(text: str, limit: int = 80) -> str:
-    return text if len(text) <= limit else text[:limit] + "…"
-
 
 def policy_placements(policy: Mapping[str, Any]) -> frozenset[str]:
     """Every placement a screen of the policy names (cached per policy object)."""
@@ -122,9 +123,9 @@ def _event_type(item: object) -> str:
 
 async def post_decisions(request: web.Request) -> web.Response:
     started = time.perf_counter()
-    deps = _deps(request)
+    deps = deps_of(request)
     if request.content_type not in JSON_TYPES:
-        raise UnsupportedMediaType(f"content type {_clip(request.content_type)!r} is not accepted: "
+        raise UnsupportedMediaType(f"content type {clip(request.content_type)!r} is not accepted: "
                                    "send application/json",
                                    details={"supported_content_types": ["application/json"]})
     req = _json_body(await request.read())
@@ -155,7 +156,7 @@ async def post_decisions(request: web.Request) -> web.Response:
 
 
 async def admin_clock(request: web.Request) -> web.Response:
-    deps = _deps(request)
+    deps = deps_of(request)
     clock = deps.clock
     if not isinstance(clock, ManualClock):
         raise NotFound("the test clock is off (KAIROS_TEST_CLOCK)")
@@ -173,13 +174,3 @@ async def admin_clock(request: web.Request) -> web.Response:
     except ValueError as exc:
         raise InvalidRequest(str(exc)) from None
     return _json({"now": format_rfc3339_ms(clock.now_ms())})
-
-
-async def get_customer_state(request: web.Request) -> web.Response:
-    """The customer's state record as stored on this worker (support and tests)."""
-    deps = _deps(request)
-    customer_id = request.match_info["customer_id"]
-    state = deps.read_state(customer_id)
-    if state is None:
-        raise NotFound(f"no state for customer {_clip(customer_id)!r} on this worker")
-    return _json(state)

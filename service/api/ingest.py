@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from service.api.errors import clip
 from service.api.wire import FieldError
 
 # At most this many events for one customer in one request. Equal to or below the state's
@@ -99,12 +100,9 @@ def _event_id(item: object) -> dict[str, str]:
 
 def error_details(errors: list[FieldError]) -> list[dict[str, str]]:
     """Errors for a response: at most MAX_ERRORS_PER_EVENT, pointer and reason clipped."""
-    shown = [{"pointer": _clip(e.pointer, MAX_POINTER), "reason": _clip(e.reason, MAX_REASON)}
+    shown = [{"pointer": clip(e.pointer, MAX_POINTER), "reason": clip(e.reason, MAX_REASON)}
              for e in errors[:MAX_ERRORS_PER_EVENT]]
     if len(errors) > MAX_ERRORS_PER_EVENT:
         shown[-1] = {"pointer": "", "reason": f"and {len(errors) - MAX_ERRORS_PER_EVENT + 1} more problems"}
     return shown
 
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

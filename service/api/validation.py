@@ -12,6 +12,7 @@ from typing import Any, Final
 import jsonschema_rs
 import orjson
 
+from service.api.errors import clip
 from service.api.reasons import describe, field_name, pointer
 from service.api.wire import (
     BodyError,
@@ -148,7 +149,7 @@ class EventValidator:
         elif not isinstance(type_, str):
             problem = "type must be a string"
         else:
-            problem = f"unknown event type '{_clip(type_)}'"
+            problem = f"unknown event type '{clip(type_, 64)}'"
         return FieldError("/type", f"{problem}; known types: {self._type_list}")
 
     def _schema_errors(self, validator: jsonschema_rs.Validator, event: dict[Any, Any]) -> list[FieldError]:
@@ -298,6 +299,3 @@ def _seconds(ms: int) -> str:
     whole, frac = divmod(ms, 1000)
     return str(whole) if frac == 0 else f"{whole}.{frac:03d}".rstrip("0")
 
-
-def _clip(text: str, limit: int = 64) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -25,11 +25,13 @@ from service.core.state import StateConfig, StateFormatError, apply_event, decod
 from service.core.timeutil import parse_rfc3339_ms
 from service.settings import Settings
 from service.stream import topics
+from service.stream.erasure import erased_at_ms, erasure_key, is_control
 from service.telemetry.metrics import Metrics
 
 log = logging.getLogger("kairos.stream")
 
 TABLE_NAME = "customer-state"
+ERASURES_TABLE = "customer-erasures"
 # Top-level field of the state record: [partition, offset] of the last Kafka record applied.
 SOURCE_OFFSET = "source_offset"
 # Characters of the original event kept in a dead-letter record (a record must stay < 1 MB).
@@ -81,8 +83,11 @@ def build_stream(
     # keys, so table routing hashes what the producer hashed (BROKER.md, table_route).
     table = app.Table(TABLE_NAME, key_type=bytes, value_type=bytes, partitions=settings.partitions,
                       changelog_topic=changelog)
+    erasures = app.Table(ERASURES_TABLE, key_type=bytes, value_type=bytes, partitions=settings.partitions,
+                         changelog_topic=app.topic(names.erasures_changelog, key_type=bytes, value_type=bytes,
+                                                   partitions=settings.partitions))
     dead_letters = app.topic(names.dead_letters, key_type=bytes, value_type=bytes, partitions=1)
-    applier = RecordApplier(table, metrics, validator, now_ms, state_config, settings.max_future_skew_s)
+    applier = RecordApplier(table, metrics, validator, now_ms, state_config, settings.max_future_skew_s, erasures)
 
     @app.agent(customer_topic, name="apply-customer-events")
     async def apply_customer_events(stream: faust.StreamT[bytes]) -> None:
@@ -97,8 +102,9 @@ class RecordApplier:
     """Applies one Kafka record to the table; never raises for bad data (it is counted instead)."""
 
     def __init__(self, table: Any, metrics: Metrics, validator: EventValidator, now_ms: Callable[[], int],
-                 cfg: StateConfig, max_future_skew_s: float) -> None:
+                 cfg: StateConfig, max_future_skew_s: float, erasures: Any) -> None:
         self._table = table
+        self._erasures = erasures
         self._metrics = metrics
         self._validator = validator
         self._now_ms = now_ms
@@ -138,6 +144,8 @@ class RecordApplier:
             # Written by a newer Kairos (or damaged): applying on top would lose what it holds.
             reason = f"state record cannot be read by this version: {exc}"
             return [self._reject(_type_of(item), source, reason, message, item) for item in items]
+        if len(items) == 1 and is_control(message.headers, items[0]):
+            return self._erase(key, state, items[0], source)
         position = [message.partition, message.offset]
         if state is not None and _already_applied(state.get(SOURCE_OFFSET), position):
             # Redelivered after a crash or rebalance (faust re-reads from the last commit): the
@@ -149,6 +157,8 @@ class RecordApplier:
         customer_id = key.decode("utf-8", "replace")
         record_ms = int(message.timestamp * 1000) if message.timestamp else self._now_ms()
         changed = False
+        erased = self._erasures.get(erasure_key(key))
+        erased_until = int(erased) if erased else None
         for item in items:
             etype = _type_of(item)
             errors = self._validator.validate(item, self._now_ms(), self._skew_ms)
@@ -160,6 +170,10 @@ class RecordApplier:
                 reason = ("a reference event on the customer topic" if etype in REFERENCE_EVENT_TYPES
                           else "customer_id differs from the record key")
                 dead.append(self._reject(etype, source, reason, message, item))
+                continue
+            if erased_until is not None and parse_rfc3339_ms(item["occurred_at"]) <= erased_until:
+                # Hers from before the erasure (a replay, a redelivery, a late upload): dropped.
+                self._metrics.state_apply.labels(etype, "erased", source).inc()
                 continue
             received_ms = _received_ms(item, record_ms)
             result = apply_event(state, item, received_ms, self._cfg)
@@ -174,6 +188,16 @@ class RecordApplier:
             self._metrics.state_record_bytes.observe(len(encoded))
             self._table[key] = encoded
         return dead
+
+    def _erase(self, key: bytes, state: Any, control: dict[str, Any], source: str) -> list[bytes]:
+        until = erased_at_ms(control, state)
+        previous = self._erasures.get(erasure_key(key))
+        self._erasures[erasure_key(key)] = str(max(until, int(previous) if previous else until)).encode()
+        if key in self._table:
+            del self._table[key]  # a tombstone in the changelog
+        self._metrics.state_apply.labels("customer.erased", "applied", source).inc()
+        log.info("customer erased", extra={"request_id": control.get("request_id")})
+        return []
 
     def _reject(self, etype: str, source: str, reason: str, message: Any, original: object) -> bytes:
         """Counts, logs (without the event's content) and builds the dead-letter record."""

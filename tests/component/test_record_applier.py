@@ -13,10 +13,11 @@ import pytest
 from service.api.validation import EventValidator
 from service.bootstrap import schema_dir
 from service.core.state import StateConfig, decode_state
+from service.stream.erasure import ERASE, HEADER_CONTROL, control_record, erasure_key
 from service.stream.processor import DEAD_LETTER_ORIGINAL_CHARS, RecordApplier
 from service.telemetry.metrics import build_metrics
 
-NOW_MS = 1_796_400_000_000  # 2026-12-03T18:40:00Z
+NOW_MS = 1_796_400_000_000  # 2026-12-04T16:00:00Z
 
 
 @dataclass
@@ -40,8 +41,10 @@ def validator() -> EventValidator:
     return EventValidator.from_directory(schema_dir())
 
 
-def applier(table: dict[bytes, bytes], validator: EventValidator) -> RecordApplier:
-    return RecordApplier(table, build_metrics(), validator, lambda: NOW_MS, StateConfig(), 300)
+def applier(table: dict[bytes, bytes], validator: EventValidator,
+            erasures: dict[bytes, bytes] | None = None) -> RecordApplier:
+    return RecordApplier(table, build_metrics(), validator, lambda: NOW_MS, StateConfig(), 300,
+                         {} if erasures is None else erasures)
 
 
 def viewed(n: int, customer: str = "anna") -> dict[str, Any]:
@@ -112,3 +115,35 @@ def test_state_from_a_newer_build_is_not_overwritten(validator: EventValidator) 
     dead = apply(applier(table, validator), [viewed(1)])
     assert dead[0]["reason"].startswith("state record cannot be read by this version")
     assert table[b"anna"] == newer
+
+
+def test_erasure_deletes_state_and_keeps_older_events_out(validator: EventValidator) -> None:
+    table: dict[bytes, bytes] = {}
+    erasures: dict[bytes, bytes] = {}
+    app = applier(table, validator, erasures)
+    apply(app, [viewed(1), viewed(2)], offset=1)
+    assert b"anna" in table
+    erase = control_record("anna", NOW_MS, "req-1")
+    assert apply(app, erase, offset=2, headers=[(HEADER_CONTROL, ERASE)]) == []
+    assert table == {}
+    assert erasures == {erasure_key(b"anna"): str(NOW_MS).encode()}
+    assert b"anna" not in erasures  # the marker does not hold her id
+    # Her old events, re-consumed (replay, new consumer group, late upload), stay out.
+    apply(app, [viewed(1), viewed(3)], offset=1)
+    apply(app, [viewed(4)], offset=3)
+    assert table == {}
+    # What happens after the erasure starts a new customer.
+    later = {**viewed(5), "occurred_at": "2026-12-04T16:01:00Z"}
+    assert apply(app, [later], offset=4) == []
+    state = decode_state(table[b"anna"])
+    assert (state["events_applied"], [v[0] for v in state["views"]]) == (1, ["p-5"])
+
+
+def test_the_control_header_alone_or_the_type_alone_erases_nothing(validator: EventValidator) -> None:
+    table: dict[bytes, bytes] = {}
+    app = applier(table, validator)
+    apply(app, [viewed(1)], offset=1)
+    apply(app, [viewed(2)], offset=2, headers=[(HEADER_CONTROL, ERASE)])
+    dead = apply(app, control_record("anna", NOW_MS, "req-1"), offset=3)
+    assert dead[0]["reason"].startswith("/type: unknown event type 'customer.erased'")
+    assert decode_state(table[b"anna"])["events_applied"] == 2
