@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's run command: creates .venv and installs Kairos the first time (and again when
-# pyproject.toml changes), then runs `kairos serve` (embedded broker, demo catalog, default
-# policy) with any arguments given.
+# pyproject.toml changes), then runs `kairos serve --demo` (embedded broker, demo catalog,
+# default policy, a development API key) with any arguments given.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -15,4 +15,5 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install --quiet -e .
   echo "$want" > "$stamp"
 fi
-exec .venv/bin/kairos serve "$@"
+# --demo: without KAIROS_API_KEYS_FILE, a development API key is made and printed.
+exec .venv/bin/kairos serve --demo "$@"

@@ -29,6 +29,7 @@ from service.adapters.producer import EventProducer
 from service.adapters.reference_feed import ReferenceFeed
 from service.adapters.state_epoch import StateAheadOfCluster, check_state_epoch
 from service.api.app import build_http_app
+from service.api.auth import KeysFileError, build_authenticator
 from service.api.deps import ApiDeps, RecentIds
 from service.api.request_validation import RequestValidator
 from service.api.validation import EventValidator
@@ -55,6 +56,13 @@ def schema_dir() -> Path:
 
 
 @dataclass
+class BrokerHealth:
+    """Whether the cluster answered the last probe (kept current by _probe_broker)."""
+
+    up: bool = True
+
+
+@dataclass
 class Readiness:
     """Ready once the first recovery after start is complete; later rebalances do not flip it
     (decisions are marked degraded instead)."""
@@ -62,6 +70,7 @@ class Readiness:
     stream: StreamRuntime
     feed: ReferenceFeed
     metrics: Metrics
+    broker: BrokerHealth
     latched: bool = False
 
     def check(self) -> tuple[bool, list[str]]:
@@ -86,6 +95,8 @@ class Readiness:
         self.metrics.recovery_in_progress.set(1 if in_recovery else 0)
         if in_recovery or self.stream.app.rebalancing:
             reasons.append("state_recovering")
+        if not self.broker.up:
+            reasons.append("broker_unreachable")
         if self.feed.failed is not None:
             reasons.append("reference_data_stopped")
         elif not self.feed.caught_up.is_set():
@@ -162,7 +173,7 @@ async def serve(settings: Settings, announce: Callable[[str], None] = print) -> 
     running = Running()
     try:
         exit_code = await _run(settings, running, stop, announce)
-    except (StateAheadOfCluster, ClusterUnavailable, BrokerError) as exc:
+    except (StateAheadOfCluster, ClusterUnavailable, BrokerError, KeysFileError) as exc:
         # Operator errors with a clear next step: a log line, exit code 1, no traceback.
         log.error(str(exc))
         exit_code = 1
@@ -179,6 +190,8 @@ async def serve(settings: Settings, announce: Callable[[str], None] = print) -> 
 
 async def _run(settings: Settings, running: Running, stop: asyncio.Event, announce: Callable[[str], None]) -> int:
     clock = build_clock(settings)
+    # First: a bad keys file stops Kairos before anything has started.
+    auth = build_authenticator(settings, announce)
     metrics = build_metrics()
     run_dir, owned = prepare_data_dir(settings)
     if owned:
@@ -207,7 +220,7 @@ async def _run(settings: Settings, running: Running, stop: asyncio.Event, announ
     reference = ReferenceData()
     state_config = StateConfig(late_grace_ms=int(settings.late_grace_s * 1000),
                                max_future_skew_ms=int(settings.max_future_skew_s * 1000))
-    running.producer = EventProducer(bootstrap)
+    running.producer = EventProducer(bootstrap, request_timeout_s=settings.produce_timeout_s)
     await running.producer.start()
     metrics.broker_up.set(1)
     running.feed = ReferenceFeed(
@@ -221,7 +234,8 @@ async def _run(settings: Settings, running: Running, stop: asyncio.Event, announ
     stream = build_stream(settings, names, bootstrap, store_kind, run_dir, metrics, validator, clock.now_ms,
                           state_config)
     running.stream = stream
-    readiness = Readiness(stream, running.feed, metrics)
+    broker_health = BrokerHealth()
+    readiness = Readiness(stream, running.feed, metrics, broker_health)
     table = stream.table
 
     def read_state(customer_id: str) -> Mapping[str, Any] | None:
@@ -239,11 +253,13 @@ async def _run(settings: Settings, running: Running, stop: asyncio.Event, announ
         readiness=readiness.check, degraded_reasons=readiness.degraded,
         refresh_gauges=refresh_gauges, recent_ids=RecentIds(), topics=names,
     )
-    running.runner = web.AppRunner(build_http_app(deps), access_log=None, shutdown_timeout=10.0)
+    running.runner = web.AppRunner(build_http_app(deps, auth), access_log=None, shutdown_timeout=10.0)
     await running.runner.setup()
     site = web.TCPSite(running.runner, settings.host, settings.port)
     await site.start()
     await stream.app.start()
+    probe = asyncio.create_task(_probe_broker(running.producer, broker_health, metrics))
+    running.stops.append(probe.cancel)
     url = f"http://{settings.host}:{settings.port}"
     announce(f"Kairos listening on {url}  (API /v1/events, /v1/decisions; /metrics, /healthz, /readyz)")
     announce(f"policy {policy['version']}, store {store_kind}, partitions {settings.partitions}"
@@ -281,6 +297,24 @@ async def _watch(running: Running, stop: asyncio.Event) -> int:
     return 1
 
 
+async def _probe_broker(producer: EventProducer, health: BrokerHealth, metrics: Metrics,
+                        every_s: float = 1.0, timeout_s: float = 2.0) -> None:
+    """Keeps the broker's health current, so decisions say `broker_unreachable` while the cluster
+    does not answer (they are still served from local state) and recover by themselves."""
+    while True:
+        try:
+            await asyncio.wait_for(producer.ping(), timeout_s)
+            up = True
+        except Exception:  # a timeout or any client error: the cluster did not answer
+            up = False
+        if up != health.up:
+            log.log(logging.INFO if up else logging.WARNING,
+                    "the broker answers again" if up else "the broker does not answer; decisions are marked degraded")
+        health.up = up
+        metrics.broker_up.set(1 if up else 0)
+        await asyncio.sleep(every_s)
+
+
 async def _crashed(stream: StreamRuntime) -> None:
     while stream.app.crash_reason is None and not stream.app.should_stop:
         await asyncio.sleep(0.5)
@@ -289,6 +323,8 @@ async def _crashed(stream: StreamRuntime) -> None:
 async def _shutdown(running: Running, step_timeout_s: float) -> None:
     # Reverse order of start: stop taking requests (finishing those in flight), stop the
     # stream (commits offsets), flush the producer, then the broker.
+    for stop_hook in running.stops:
+        stop_hook()
     steps: list[tuple[str, Any]] = []
     if running.runner is not None:
         steps.append(("http", running.runner.cleanup()))

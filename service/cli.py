@@ -1,4 +1,5 @@
-"""Command line: `kairos serve` (the main job) and `kairos broker` (the embedded broker alone).
+"""Command line: `kairos serve` (the main job), `kairos broker` (the embedded broker alone) and
+`kairos keys create` (a new API key).
 
 The only place that reads the environment (through `load_settings`) and configures logging.
 """
@@ -20,6 +21,8 @@ from typing import Any
 from service.settings import SettingsError, load_settings
 from service.telemetry.logging import configure_logging
 
+DEFAULT_KEYS_FILE = "kairos-api-keys.json"
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kairos", description="Kairos: context-aware decisions on a stream.")
@@ -31,9 +34,21 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--kafka-broker", help="Kafka bootstrap host:port list (KAIROS_KAFKA_BROKER; "
                        "empty = embedded broker)")
     serve.add_argument("--policy-file", type=Path, help="decision policy file (KAIROS_POLICY_FILE)")
+    serve.add_argument("--demo", action="store_true", default=None,
+                       help="without a keys file, make a development API key with every scope and print it "
+                       "(KAIROS_DEMO)")
     broker = sub.add_parser("broker", help="run the embedded Tansu broker alone (for several workers)")
     broker.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
     broker.add_argument("--port", type=int, default=9092, help="listen port (default 9092)")
+    keys = sub.add_parser("keys", help="manage API keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_sub.add_parser("create", help="create an API key: prints it once and adds its hash to the keys file")
+    create.add_argument("--id", required=True, help="key id: a-z, 0-9 and '-' (e.g. ios-app)")
+    create.add_argument("--scopes", required=True, help="comma-separated: ingest, decide, admin, metrics")
+    create.add_argument("--file", type=Path, help=f"keys file, created if missing (default: KAIROS_API_KEYS_FILE, "
+                        f"else ./{DEFAULT_KEYS_FILE})")
+    create.add_argument("--rate-per-s", type=float, help="this key's rate limit (default KAIROS_RATE_LIMIT_PER_S)")
+    create.add_argument("--burst", type=int, help="this key's burst (default KAIROS_RATE_LIMIT_BURST)")
     return parser
 
 
@@ -42,9 +57,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "broker":
         configure_logging("INFO")
         return run_bounded(_broker(args.host, args.port))
+    if args.command == "keys":
+        return _keys_create(args)
     try:
         settings = load_settings(host=args.host, port=args.port, data_dir=args.data_dir,
-                                 kafka_broker=args.kafka_broker, policy_file=args.policy_file)
+                                 kafka_broker=args.kafka_broker, policy_file=args.policy_file,
+                                 demo=args.demo)
     except SettingsError as exc:
         print(f"kairos: {exc}", file=sys.stderr)
         return 2
@@ -52,6 +70,30 @@ def main(argv: list[str] | None = None) -> int:
     code = run_bounded(_serve(settings))
     _exit_despite_stuck_threads(code)
     return code
+
+
+def _keys_create(args: argparse.Namespace) -> int:
+    from service.api.auth import KeysFileError, create_key
+
+    path: Path | None = args.file
+    if path is None:
+        try:
+            path = load_settings().api_keys_file
+        except SettingsError as exc:
+            print(f"kairos: {exc}", file=sys.stderr)
+            return 2
+    path = path or Path(DEFAULT_KEYS_FILE)
+    scopes = [s.strip() for s in args.scopes.split(",") if s.strip()]
+    try:
+        key = create_key(path, args.id, scopes, args.rate_per_s, args.burst)
+    except KeysFileError as exc:
+        print(f"kairos: {exc}", file=sys.stderr)
+        return 2
+    print(key, flush=True)
+    print(f"API key {args.id!r} (scopes: {', '.join(sorted(set(scopes)))}) created and its SHA-256 added to {path}. "
+          "This is the only time the key is shown: store it now. Kairos reads the file at start "
+          f"(KAIROS_API_KEYS_FILE={path}).", file=sys.stderr)
+    return 0
 
 
 def _exit_despite_stuck_threads(code: int, grace_s: float = 5.0) -> None:

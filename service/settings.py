@@ -43,12 +43,22 @@ class Settings:
     kafka_heartbeat_interval_s: float = 0.6
     kafka_commit_interval_s: float = 1.0
     kafka_connect_timeout_s: float = 120.0
+    # How long ingest waits for the broker's acknowledgement before answering 503.
+    produce_timeout_s: float = 5.0
     max_body_bytes: int = 1_048_576
     max_events_per_request: int = 1000
     max_future_skew_s: float = 300.0
     # Apps send events buffered while offline: an hour late is still merged.
     late_grace_s: float = 3600.0
     log_level: str = "INFO"
+    # JSON file of API keys (ids, SHA-256 hashes, scopes, rates). None: Kairos refuses to start
+    # unless `demo` is on, which makes a development key with every scope at each start
+    # (written to <data_dir>/dev-api-key).
+    api_keys_file: Path | None = None
+    demo: bool = False
+    # Per-key token bucket defaults (a key in the keys file may set its own).
+    rate_limit_per_s: float = 500.0
+    rate_limit_burst: int = 1000
 
     @property
     def embedded_broker(self) -> bool:
@@ -122,6 +132,8 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
 def validate(s: Settings) -> None:
     if not 0 <= s.port <= 65535:
         raise SettingsError(f"KAIROS_PORT={s.port} is outside 0..65535")
+    if s.produce_timeout_s <= 0:
+        raise SettingsError("KAIROS_PRODUCE_TIMEOUT_S must be positive")
     if s.partitions < 1:
         raise SettingsError("KAIROS_PARTITIONS must be at least 1")
     if s.store and s.store not in {"memory", "rocksdb"}:
@@ -130,5 +142,9 @@ def validate(s: Settings) -> None:
         parse_broker_list(s.kafka_broker)
     if s.topic_prefix and not all(c.isalnum() or c in "._-" for c in s.topic_prefix):
         raise SettingsError(f"KAIROS_TOPIC_PREFIX={s.topic_prefix!r}: use letters, digits, '.', '_' or '-'")
+    if not s.rate_limit_per_s > 0:
+        raise SettingsError(f"KAIROS_RATE_LIMIT_PER_S={s.rate_limit_per_s}: use a number greater than 0")
+    if s.rate_limit_burst < 1:
+        raise SettingsError(f"KAIROS_RATE_LIMIT_BURST={s.rate_limit_burst}: use an integer of at least 1")
     if s.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise SettingsError(f"KAIROS_LOG_LEVEL={s.log_level!r}: use DEBUG, INFO, WARNING or ERROR")

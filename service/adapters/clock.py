@@ -21,6 +21,13 @@ class SystemClock:
         return time.time_ns() // 1_000_000
 
 
+class MonotonicClock:
+    """Milliseconds from an arbitrary start that never steps back (durations, rate limits)."""
+
+    def now_ms(self) -> int:
+        return time.monotonic_ns() // 1_000_000
+
+
 class ManualClock:
     """A clock that only moves when told to; starts at the given time (or wall-clock now)."""
 

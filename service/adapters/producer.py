@@ -37,6 +37,12 @@ class EventProducer:
     async def start(self) -> None:
         await self._producer.start()
 
+    async def ping(self) -> None:
+        """A metadata round trip to the cluster; raises if it does not answer."""
+        ok = await self._producer.client.fetch_all_metadata()
+        if ok is None:
+            raise ProduceError("no metadata from the cluster")
+
     async def stop(self) -> None:
         if self._background:
             await asyncio.wait(self._background, timeout=self._timeout_s)

@@ -10,6 +10,7 @@ import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from service.api.auth import Authenticator, auth_middleware
 from service.api.customers import delete_customer, get_customer_state
 from service.api.deps import DEPS_KEY, ApiDeps
 from service.api.errors import ApiError, NotFound, PayloadTooLarge
@@ -71,8 +72,10 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=generate_latest(deps.metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-def build_http_app(deps: ApiDeps) -> web.Application:
-    app = web.Application(middlewares=[error_middleware], client_max_size=deps.settings.max_body_bytes)
+def build_http_app(deps: ApiDeps, auth: Authenticator) -> web.Application:
+    # error_middleware is outermost: auth refusals get the same error bodies and request metrics.
+    app = web.Application(middlewares=[error_middleware, auth_middleware(auth, deps.metrics.auth_failures)],
+                          client_max_size=deps.settings.max_body_bytes)
     app[DEPS_KEY] = deps
     app.router.add_post("/v1/events", post_events)
     app.router.add_post("/v1/decisions", post_decisions)

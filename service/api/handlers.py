@@ -9,7 +9,6 @@ from typing import Any
 
 import orjson
 from aiohttp import web
-from aiokafka.errors import MessageSizeTooLargeError
 
 from service.adapters.clock import ManualClock
 from service.api.deps import deps_of
@@ -71,10 +70,6 @@ async def post_events(request: web.Request) -> web.Response:
     stored = {i for rec, exc in zip(batch.records, outcomes, strict=True) if exc is None for i in rec[3]}
     for i in stored:
         deps.recent_ids.add(batch.dedup_keys[i])
-    if any(not isinstance(exc, MessageSizeTooLargeError) for _, exc in failed):
-        deps.metrics.broker_up.set(0)
-    elif batch.records:
-        deps.metrics.broker_up.set(1)
     if failed:
         kinds = sorted({type(exc).__name__ for _, exc in failed})
         lost = sum(len(rec[3]) for rec, _ in failed)

@@ -35,6 +35,7 @@ class Metrics:
     http_requests: Counter
     audit_failures: Counter
     broker_up: Gauge
+    auth_failures: Counter
 
 
 def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
@@ -86,4 +87,16 @@ def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
             "kairos_audit_write_failures_total", "Decision audit records that could not be written.", registry=reg,
         ),
         broker_up=Gauge("kairos_broker_up", "1 while the Kafka producer can reach the broker.", registry=reg),
+        auth_failures=_with_labels(Counter(
+            "kairos_auth_failures_total",
+            "Requests refused by API key checks, by reason (missing, invalid, forbidden, rate_limited).",
+            ["reason"], registry=reg,
+        ), ("missing", "invalid", "forbidden", "rate_limited")),
     )
+
+
+def _with_labels(counter: Counter, values: tuple[str, ...]) -> Counter:
+    """Creates every series of a one-label counter up front, so each shows as 0 until it moves."""
+    for value in values:
+        counter.labels(value)
+    return counter

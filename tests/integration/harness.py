@@ -5,6 +5,7 @@ Everything binds to 127.0.0.1; every wait is bounded (a functional bound, not a 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -21,6 +22,24 @@ from pathlib import Path
 from typing import Any
 
 READY_TIMEOUT_S = 90.0
+
+# Every Kairos the tests start trusts this key (all scopes, default rates) unless a test brings its
+# own keys file (KAIROS_API_KEYS_FILE in `env`; "" = none, so Kairos makes a development key).
+TEST_API_KEY = "kairos_tests_T3st-K3y-0nly-f0r-the-1ntegrati0n-tests-xyzw"
+ALL_SCOPES = ("admin", "decide", "ingest", "metrics")
+
+
+def key_entry(key: str, scopes: tuple[str, ...] | list[str] = ALL_SCOPES, **rates: float) -> dict[str, Any]:
+    """One entry of a keys file: the key's id, its SHA-256 and scopes (rate_per_s / burst optional)."""
+    key_id = key.removeprefix("kairos_").partition("_")[0]
+    return {"id": key_id, "hash": "sha256:" + hashlib.sha256(key.encode()).hexdigest(), "scopes": list(scopes),
+            **rates}
+
+
+def write_keys_file(path: Path, entries: list[dict[str, Any]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"keys": entries}))
+    return path
 
 
 def free_port() -> int:
@@ -63,10 +82,17 @@ class HttpResult:
 
 
 def http(method: str, url: str, body: bytes | None = None, content_type: str | None = "application/json",
-         timeout_s: float = 10.0) -> HttpResult:
+         timeout_s: float = 10.0, api_key: str | None = TEST_API_KEY,
+         headers: dict[str, str] | None = None) -> HttpResult:
+    """One request; sends `Authorization: Bearer <api_key>` (the test key by default; None: no
+    header). `headers` are added last, so they can replace Authorization too."""
     req = urllib.request.Request(url, data=body, method=method)
     if content_type and body is not None:
         req.add_header("Content-Type", content_type)
+    if api_key is not None:
+        req.add_header("Authorization", f"Bearer {api_key}")
+    for name, value in (headers or {}).items():
+        req.add_header(name, value)
     try:
         with urllib.request.urlopen(req, timeout=timeout_s) as resp:
             return HttpResult(resp.status, dict(resp.headers), resp.read())
@@ -109,6 +135,8 @@ class Kairos:
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    # The key this worker's helpers send (post_events, decide, state, metrics).
+    api_key: str | None = TEST_API_KEY
 
     @property
     def url(self) -> str:
@@ -118,8 +146,11 @@ class Kairos:
         env = {k: v for k, v in os.environ.items() if not k.startswith("KAIROS_")}
         env.update({"KAIROS_PORT": str(self.port), "KAIROS_DATA_DIR": str(self.data_dir),
                     "KAIROS_LOG_LEVEL": "INFO"})
-        env.update(self.env)
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        if "KAIROS_API_KEYS_FILE" not in self.env:
+            keys_file = write_keys_file(self.data_dir / "test-api-keys.json", [key_entry(TEST_API_KEY)])
+            env["KAIROS_API_KEYS_FILE"] = str(keys_file)
+        env.update(self.env)
         self.log_path = self.data_dir / f"kairos-{self.port}-{uuid.uuid4().hex[:6]}.log"
         log = self.log_path.open("wb")
         # A session of its own, as a terminal would give it, so a test can Ctrl-C the group.
@@ -160,17 +191,17 @@ class Kairos:
             raise AssertionError(f"Kairos did not stop {timeout_s} s after signal {sig}:\n{self.log()}") from None
 
     def post_events(self, events: list[dict[str, Any]]) -> HttpResult:
-        return http("POST", self.url + "/v1/events", json.dumps(events).encode())
+        return http("POST", self.url + "/v1/events", json.dumps(events).encode(), api_key=self.api_key)
 
     def decide(self, customer_id: str, placement: str = "app.home", device_type: str = "phone") -> dict[str, Any]:
         body = {"customer_id": customer_id, "placement": placement, "device": {"id": "dev-1", "type": device_type}}
-        res = http("POST", self.url + "/v1/decisions", json.dumps(body).encode())
+        res = http("POST", self.url + "/v1/decisions", json.dumps(body).encode(), api_key=self.api_key)
         assert res.status == 200, (res.status, res.body)
         result: dict[str, Any] = res.json()
         return result
 
     def state(self, customer_id: str) -> dict[str, Any] | None:
-        res = http("GET", f"{self.url}/admin/customers/{customer_id}/state")
+        res = http("GET", f"{self.url}/admin/customers/{customer_id}/state", api_key=self.api_key)
         if res.status == 404:
             return None
         assert res.status == 200, (res.status, res.body)
@@ -178,7 +209,7 @@ class Kairos:
         return result
 
     def metrics(self) -> str:
-        return http("GET", self.url + "/metrics").body.decode()
+        return http("GET", self.url + "/metrics", api_key=self.api_key).body.decode()
 
 
 def child_pids(pid: int) -> list[int]:

@@ -204,27 +204,59 @@ def test_openapi_file_refs_resolve_to_schema_files() -> None:
 
 
 def test_openapi_operations_and_statuses() -> None:
-    paths = load_openapi()["paths"]
+    spec = load_openapi()
+    paths = spec["paths"]
     statuses = {(path, method): sorted(op["responses"]) for path, item in paths.items() for method, op in item.items()}
     assert statuses == {
-        ("/v1/events", "post"): ["202", "400", "413", "415", "503"],
-        ("/v1/decisions", "post"): ["200", "400", "413", "415", "503"],
+        ("/v1/events", "post"): ["202", "400", "401", "403", "413", "415", "429", "503"],
+        ("/v1/decisions", "post"): ["200", "400", "401", "403", "413", "415", "429", "503"],
         ("/healthz", "get"): ["200"],
         ("/readyz", "get"): ["200", "503"],
-        ("/metrics", "get"): ["200"],
-        ("/admin/clock", "post"): ["200", "400", "404"],
-        ("/admin/customers/{customer_id}/state", "get"): ["200", "404"],
+        ("/metrics", "get"): ["200", "401", "403", "429"],
+        ("/admin/clock", "post"): ["200", "400", "401", "403", "404", "429"],
+        ("/admin/customers/{customer_id}/state", "get"): ["200", "401", "403", "404", "429"],
+        ("/v1/customers/{customer_id}", "delete"): ["202", "401", "403", "404", "429", "503"],
     }
+    shared = spec["components"]["responses"]
     for item in paths.values():
         for op in item.values():
-            assert all(response["description"] for response in op["responses"].values())
+            responses = [shared[r["$ref"].rpartition("/")[2]] if "$ref" in r else r for r in op["responses"].values()]
+            assert all(response["description"] for response in responses)
     events = paths["/v1/events"]["post"]
     assert set(events["requestBody"]["content"]) == {"application/json", "application/x-ndjson"}
     assert events["responses"]["503"]["headers"]["Retry-After"] == {"$ref": "#/components/headers/RetryAfter"}
     assert set(paths["/metrics"]["get"]["responses"]["200"]["content"]) == {"text/plain; version=0.0.4"}
 
 
+def test_openapi_every_operation_but_the_probes_needs_a_key_with_its_scope() -> None:
+    spec = load_openapi()
+    assert spec["security"] == [{"bearerAuth": []}]
+    assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    scopes = {(path, method): op["security"] for path, item in spec["paths"].items() for method, op in item.items()}
+    assert scopes == {
+        ("/v1/events", "post"): [{"bearerAuth": ["ingest"]}],
+        ("/v1/decisions", "post"): [{"bearerAuth": ["decide"]}],
+        ("/healthz", "get"): [],
+        ("/readyz", "get"): [],
+        ("/metrics", "get"): [{"bearerAuth": ["metrics"]}],
+        ("/admin/clock", "post"): [{"bearerAuth": ["admin"]}],
+        ("/admin/customers/{customer_id}/state", "get"): [{"bearerAuth": ["admin"]}],
+        ("/v1/customers/{customer_id}", "delete"): [{"bearerAuth": ["admin"]}],
+    }
+    for (path, method), security in scopes.items():
+        responses = spec["paths"][path][method]["responses"]
+        if security:
+            assert {code: responses[code] for code in ("401", "403", "429")} == {
+                "401": {"$ref": "#/components/responses/Unauthorized"},
+                "403": {"$ref": "#/components/responses/Forbidden"},
+                "429": {"$ref": "#/components/responses/RateLimited"},
+            }
+    shared = spec["components"]["responses"]
+    assert shared["Unauthorized"]["headers"]["WWW-Authenticate"] == {"$ref": "#/components/headers/WWWAuthenticate"}
+    assert shared["RateLimited"]["headers"]["Retry-After"] == {"$ref": "#/components/headers/RetryAfter"}
+
+
 def test_openapi_inline_objects_are_strict() -> None:
     inline = [n for _, n in walk(load_openapi()) if n.get("type") == "object"]
-    assert len(inline) == 3  # admin/clock request and response, Health
+    assert len(inline) == 4  # admin/clock request and response, Health, erasure receipt
     assert all(n["additionalProperties"] is False for n in inline)

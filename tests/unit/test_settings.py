@@ -48,7 +48,20 @@ def test_environment_then_overrides() -> None:
     ({"KAIROS_PARTITIONS": "0"}, "KAIROS_PARTITIONS must be at least 1"),
     ({"KAIROS_TOPIC_PREFIX": "a b"}, "KAIROS_TOPIC_PREFIX"),
     ({"KAIROS_LOG_LEVEL": "loud"}, "KAIROS_LOG_LEVEL"),
+    ({"KAIROS_RATE_LIMIT_PER_S": "0"}, "KAIROS_RATE_LIMIT_PER_S=0.0: use a number greater than 0"),
+    ({"KAIROS_RATE_LIMIT_BURST": "0"}, "KAIROS_RATE_LIMIT_BURST=0: use an integer of at least 1"),
+    ({"KAIROS_RATE_LIMIT_BURST": "1.5"}, "KAIROS_RATE_LIMIT_BURST='1.5' is not a valid int"),
 ])
 def test_bad_values_are_clear_errors(env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message.replace("(", r"\(").replace(".", r"\.")):
         load_settings(env)
+
+
+def test_api_keys_file_and_rate_limit_defaults() -> None:
+    s = load_settings({})
+    assert (s.api_keys_file, s.rate_limit_per_s, s.rate_limit_burst) == (None, 500.0, 1000)
+    s = load_settings({"KAIROS_API_KEYS_FILE": "/etc/kairos/keys.json", "KAIROS_RATE_LIMIT_PER_S": "2.5",
+                       "KAIROS_RATE_LIMIT_BURST": "5"})
+    assert (s.api_keys_file, s.rate_limit_per_s, s.rate_limit_burst) == (Path("/etc/kairos/keys.json"), 2.5, 5)
+    assert load_settings({"KAIROS_API_KEYS_FILE": ""}).api_keys_file is None
+    assert (load_settings({}).demo, load_settings({"KAIROS_DEMO": "true"}).demo) == (False, True)
