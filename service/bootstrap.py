@@ -31,6 +31,7 @@ from service.adapters.state_epoch import StateAheadOfCluster, check_state_epoch
 from service.api.app import build_http_app
 from service.api.auth import KeysFileError, build_authenticator
 from service.api.deps import ApiDeps, RecentIds
+from service.api.drain import InFlight, stop_http
 from service.api.request_validation import RequestValidator
 from service.api.validation import EventValidator
 from service.core.policy import DEFAULT_POLICY, load_policy
@@ -47,6 +48,9 @@ log = logging.getLogger("kairos")
 PACKAGE_DIR = Path(__file__).resolve().parent
 SCHEMA_DIR = PACKAGE_DIR.parent / "schemas"
 DEMO_CATALOG = PACKAGE_DIR / "data" / "demo_catalog.ndjson"
+# How long a stop waits for HTTP requests in flight (a slow client uploading a batch) before
+# cutting them off; the stream is stopped after, so their events are still flushed and applied.
+HTTP_DRAIN_TIMEOUT_S = 10.0
 
 
 def schema_dir() -> Path:
@@ -113,6 +117,7 @@ class Running:
     feed: ReferenceFeed | None = None
     stream: StreamRuntime | None = None
     runner: web.AppRunner | None = None
+    in_flight: InFlight = field(default_factory=InFlight)
     run_dir: Path | None = None
     stops: list[Callable[[], Any]] = field(default_factory=list)
 
@@ -253,7 +258,8 @@ async def _run(settings: Settings, running: Running, stop: asyncio.Event, announ
         readiness=readiness.check, degraded_reasons=readiness.degraded,
         refresh_gauges=refresh_gauges, recent_ids=RecentIds(), topics=names,
     )
-    running.runner = web.AppRunner(build_http_app(deps, auth), access_log=None, shutdown_timeout=10.0)
+    running.runner = web.AppRunner(build_http_app(deps, auth, running.in_flight), access_log=None,
+                                   shutdown_timeout=HTTP_DRAIN_TIMEOUT_S)
     await running.runner.setup()
     site = web.TCPSite(running.runner, settings.host, settings.port)
     await site.start()
@@ -327,7 +333,7 @@ async def _shutdown(running: Running, step_timeout_s: float) -> None:
         stop_hook()
     steps: list[tuple[str, Any]] = []
     if running.runner is not None:
-        steps.append(("http", running.runner.cleanup()))
+        steps.append(("http", stop_http(running.runner, running.in_flight, HTTP_DRAIN_TIMEOUT_S)))
     if running.stream is not None:
         steps.append(("stream", running.stream.app.stop()))
     if running.feed is not None:

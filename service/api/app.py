@@ -13,7 +13,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from service.api.auth import Authenticator, auth_middleware
 from service.api.customers import delete_customer, get_customer_state
 from service.api.deps import DEPS_KEY, ApiDeps
-from service.api.errors import ApiError, NotFound, PayloadTooLarge
+from service.api.drain import InFlight, in_flight_middleware
+from service.api.errors import ApiError, NotFound, PayloadTooLarge, clip
 from service.api.handlers import admin_clock, post_decisions, post_events
 
 log = logging.getLogger("kairos.http")
@@ -40,7 +41,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         response = json_response(exc2.body(), exc2.status)
     except web.HTTPException as exc:
         if exc.status == 404:
-            err = NotFound(f"no route {request.method} {request.path}")
+            err = NotFound(f"no route {clip(request.method, 16)} {clip(request.path)}")
             response = json_response(err.body(), 404)
         else:
             body = {"error": {"code": exc.reason.lower().replace(" ", "_"), "message": exc.text or exc.reason}}
@@ -72,10 +73,13 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=generate_latest(deps.metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-def build_http_app(deps: ApiDeps, auth: Authenticator) -> web.Application:
-    # error_middleware is outermost: auth refusals get the same error bodies and request metrics.
-    app = web.Application(middlewares=[error_middleware, auth_middleware(auth, deps.metrics.auth_failures)],
-                          client_max_size=deps.settings.max_body_bytes)
+def build_http_app(deps: ApiDeps, auth: Authenticator, in_flight: InFlight | None = None) -> web.Application:
+    # The in-flight count wraps everything (a graceful stop waits for it); error_middleware comes
+    # next: auth refusals get the same error bodies and request metrics.
+    middlewares = [error_middleware, auth_middleware(auth, deps.metrics.auth_failures)]
+    if in_flight is not None:
+        middlewares.insert(0, in_flight_middleware(in_flight))
+    app = web.Application(middlewares=middlewares, client_max_size=deps.settings.max_body_bytes)
     app[DEPS_KEY] = deps
     app.router.add_post("/v1/events", post_events)
     app.router.add_post("/v1/decisions", post_decisions)
