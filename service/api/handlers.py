@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from collections.abc import Mapping
@@ -158,14 +159,28 @@ async def admin_clock(request: web.Request) -> web.Response:
     body = _json_body(await request.read() or b"{}")
     if not isinstance(body, dict) or set(body) - {"set", "advance_s"}:
         raise InvalidRequest("send {\"set\": RFC 3339 time} and/or {\"advance_s\": seconds}")
+    # The new time is worked out and checked in full before the clock moves: a refused request
+    # leaves it as it was, and it never reaches a time Kairos cannot write as RFC 3339.
+    target_ms = clock.now_ms()
+    if "set" in body:
+        # Never str() a value that is not a string: a deeply nested one overflows the stack.
+        text = body["set"]
+        try:
+            if not isinstance(text, str):
+                raise ValueError(text)
+            target_ms = parse_rfc3339_ms(text)
+        except ValueError:
+            raise InvalidRequest("set must be an RFC 3339 time with an offset, e.g. 2025-03-14T17:42:05Z") from None
+    if "advance_s" in body:
+        advance = body["advance_s"]
+        if not isinstance(advance, (int, float)) or isinstance(advance, bool) or not math.isfinite(advance * 1000):
+            raise InvalidRequest("advance_s must be a finite number of seconds")
+        if advance < 0:
+            raise InvalidRequest("a clock does not go backwards: advance by a non-negative amount")
+        target_ms += int(advance * 1000)
     try:
-        if "set" in body:
-            clock.set_ms(parse_rfc3339_ms(str(body["set"])))
-        if "advance_s" in body:
-            advance = body["advance_s"]
-            if not isinstance(advance, (int, float)) or isinstance(advance, bool):
-                raise ValueError("advance_s must be a number of seconds")
-            clock.advance_ms(int(advance * 1000))
-    except ValueError as exc:
-        raise InvalidRequest(str(exc)) from None
-    return _json({"now": format_rfc3339_ms(clock.now_ms())})
+        now = format_rfc3339_ms(target_ms)
+    except ValueError:
+        raise InvalidRequest("the clock would leave the years 0001 to 9999") from None
+    clock.set_ms(target_ms)
+    return _json({"now": now})

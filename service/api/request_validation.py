@@ -10,6 +10,7 @@ from typing import Any
 import jsonschema_rs
 
 from service.api.reasons import describe
+from service.api.validation import MAX_DEPTH, _too_deep
 from service.api.wire import FieldError
 
 
@@ -33,6 +34,10 @@ class RequestValidator:
     def validate(self, document: object) -> list[FieldError]:
         if not isinstance(document, dict):
             return [FieldError("", "request body must be a JSON object")]
+        deep = _too_deep(document, MAX_DEPTH)
+        if deep is not None:
+            # First, as for events: jsonschema-rs and the recursive checks below fail on deep values.
+            return [FieldError(deep, f"nested more than {MAX_DEPTH} levels deep; flatten this value")]
         if _has_non_finite(document):
             return [FieldError("", "numbers must be finite")]
         errors: list[FieldError] = []
