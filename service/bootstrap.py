@@ -25,6 +25,7 @@ from aiohttp import web
 from service.adapters.clock import Clock, ManualClock, SystemClock
 from service.adapters.embedded_broker import BrokerError, EmbeddedBroker
 from service.adapters.kafka_admin import ClusterUnavailable, ensure_topics, wait_for_cluster
+from service.adapters.kafka_security import PLAINTEXT, kafka_security
 from service.adapters.producer import EventProducer
 from service.adapters.reference_feed import ReferenceFeed
 from service.adapters.state_epoch import StateAheadOfCluster, check_state_epoch
@@ -38,7 +39,7 @@ from service.core.policy import DEFAULT_POLICY, load_policy
 from service.core.reference import ReferenceData
 from service.core.state import decode_state
 from service.core.state_config import StateConfig
-from service.settings import Settings
+from service.settings import Settings, SettingsError
 from service.stream import topics
 from service.stream.processor import StreamRuntime, build_stream
 from service.telemetry.metrics import Metrics, build_metrics
@@ -178,7 +179,7 @@ async def serve(settings: Settings, announce: Callable[[str], None] = print) -> 
     running = Running()
     try:
         exit_code = await _run(settings, running, stop, announce)
-    except (StateAheadOfCluster, ClusterUnavailable, BrokerError, KeysFileError) as exc:
+    except (StateAheadOfCluster, ClusterUnavailable, BrokerError, KeysFileError, SettingsError) as exc:
         # Operator errors with a clear next step: a log line, exit code 1, no traceback.
         log.error(str(exc))
         exit_code = 1
@@ -198,6 +199,8 @@ async def _run(settings: Settings, running: Running, stop: asyncio.Event, announ
     # First: a bad keys file stops Kairos before anything has started.
     auth = build_authenticator(settings, announce)
     metrics = build_metrics()
+    # Before anything starts: an unreadable password file or CA bundle stops Kairos here.
+    security = PLAINTEXT if settings.embedded_broker else kafka_security(settings)
     run_dir, owned = prepare_data_dir(settings)
     if owned:
         running.run_dir = run_dir
@@ -210,14 +213,15 @@ async def _run(settings: Settings, running: Running, stop: asyncio.Event, announ
                  f"{run_dir} for this run. For durable state set KAIROS_KAFKA_BROKER=host:port to use a Kafka cluster.")
     else:
         bootstrap = settings.bootstrap_servers
-        await wait_for_cluster(bootstrap, settings.kafka_connect_timeout_s)
+        await wait_for_cluster(bootstrap, settings.kafka_connect_timeout_s, security=security)
     names = topics.Topics(settings.topic_prefix)
-    created = await ensure_topics(bootstrap, names.all(settings.partitions), settings.replication_factor)
+    created = await ensure_topics(bootstrap, names.all(settings.partitions), settings.replication_factor,
+                                  security=security)
     if created:
         log.info("topics created", extra={"topics": created})
     store_kind = settings.store_kind
     if store_kind == "rocksdb":
-        await check_state_epoch(bootstrap, names.state_epoch, settings.group_id, run_dir)
+        await check_state_epoch(bootstrap, names.state_epoch, settings.group_id, run_dir, security=security)
     validator = EventValidator.from_directory(schema_dir())
     request_validator = RequestValidator.from_directory(schema_dir(), "decision_request.schema.json")
     policy = load_policy_file(settings.policy_file)
@@ -225,19 +229,20 @@ async def _run(settings: Settings, running: Running, stop: asyncio.Event, announ
     reference = ReferenceData()
     state_config = StateConfig(late_grace_ms=int(settings.late_grace_s * 1000),
                                max_future_skew_ms=int(settings.max_future_skew_s * 1000))
-    running.producer = EventProducer(bootstrap, request_timeout_s=settings.produce_timeout_s)
+    running.producer = EventProducer(bootstrap, request_timeout_s=settings.produce_timeout_s, security=security)
     await running.producer.start()
     metrics.broker_up.set(1)
     running.feed = ReferenceFeed(
         bootstrap, names.reference, reference,
         lambda event: validator.validate(event, clock.now_ms(), int(settings.max_future_skew_s * 1000)),
-        on_record=lambda etype, result: metrics.events.labels(etype, result, "reference").inc())
+        on_record=lambda etype, result: metrics.events.labels(etype, result, "reference").inc(),
+        security=security)
     await running.feed.start()
     if settings.demo_catalog:
         n = await publish_demo_catalog(running.producer, validator, names, clock.now_ms())
         log.info("demo catalog published", extra={"records": n})
     stream = build_stream(settings, names, bootstrap, store_kind, run_dir, metrics, validator, clock.now_ms,
-                          state_config)
+                          state_config, security)
     running.stream = stream
     broker_health = BrokerHealth()
     readiness = Readiness(stream, running.feed, metrics, broker_health)

@@ -8,11 +8,13 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 ENV_PREFIX = "KAIROS_"
+KAFKA_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+KAFKA_SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
 
 class SettingsError(ValueError):
@@ -59,6 +61,18 @@ class Settings:
     # Per-key token bucket defaults (a key in the keys file may set its own).
     rate_limit_per_s: float = 500.0
     rate_limit_burst: int = 1000
+    # Production Kafka: TLS and SASL, passed to every Kafka client (faust and aiokafka alike).
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str = ""
+    kafka_sasl_username: str = ""
+    # Prefer the _FILE variant (a mounted secret): a variable shows in `ps e` and crash dumps.
+    kafka_sasl_password: str = field(default="", repr=False)
+    kafka_sasl_password_file: Path | None = None
+    # CA bundle for the brokers' certificates (empty: the system's CAs); client certificate and key
+    # for mutual TLS.
+    kafka_ssl_cafile: Path | None = None
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
 
     @property
     def embedded_broker(self) -> bool:
@@ -148,3 +162,44 @@ def validate(s: Settings) -> None:
         raise SettingsError(f"KAIROS_RATE_LIMIT_BURST={s.rate_limit_burst}: use an integer of at least 1")
     if s.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise SettingsError(f"KAIROS_LOG_LEVEL={s.log_level!r}: use DEBUG, INFO, WARNING or ERROR")
+    validate_kafka_security(s)
+
+
+def validate_kafka_security(s: Settings) -> None:
+    """A half-configured TLS or SASL setup is refused at start, naming the variable: otherwise it
+    would show only as a connection that never succeeds (or, worse, as credentials never sent)."""
+    protocol = s.kafka_security_protocol
+    if protocol not in KAFKA_SECURITY_PROTOCOLS:
+        raise SettingsError(f"KAIROS_KAFKA_SECURITY_PROTOCOL={protocol!r}: use {', '.join(KAFKA_SECURITY_PROTOCOLS)}")
+    sasl = protocol.startswith("SASL_")
+    tls = protocol in {"SSL", "SASL_SSL"}
+    given_sasl = [name for name, value in (("KAIROS_KAFKA_SASL_MECHANISM", s.kafka_sasl_mechanism),
+                                           ("KAIROS_KAFKA_SASL_USERNAME", s.kafka_sasl_username),
+                                           ("KAIROS_KAFKA_SASL_PASSWORD", s.kafka_sasl_password),
+                                           ("KAIROS_KAFKA_SASL_PASSWORD_FILE", s.kafka_sasl_password_file))
+                  if value]
+    given_tls = [name for name, value in (("KAIROS_KAFKA_SSL_CAFILE", s.kafka_ssl_cafile),
+                                          ("KAIROS_KAFKA_SSL_CERTFILE", s.kafka_ssl_certfile),
+                                          ("KAIROS_KAFKA_SSL_KEYFILE", s.kafka_ssl_keyfile)) if value]
+    if protocol != "PLAINTEXT" and s.embedded_broker:
+        raise SettingsError(f"KAIROS_KAFKA_SECURITY_PROTOCOL={protocol}: the embedded broker speaks PLAINTEXT "
+                            "only; set KAIROS_KAFKA_BROKER to your cluster")
+    if given_sasl and not sasl:
+        raise SettingsError(f"{given_sasl[0]} is set but KAIROS_KAFKA_SECURITY_PROTOCOL={protocol}: use "
+                            "SASL_SSL (or SASL_PLAINTEXT) for SASL")
+    if given_tls and not tls:
+        raise SettingsError(f"{given_tls[0]} is set but KAIROS_KAFKA_SECURITY_PROTOCOL={protocol}: use SSL or "
+                            "SASL_SSL for TLS")
+    if s.kafka_ssl_keyfile and not s.kafka_ssl_certfile:
+        raise SettingsError("KAIROS_KAFKA_SSL_KEYFILE is set without KAIROS_KAFKA_SSL_CERTFILE (the client "
+                            "certificate it belongs to)")
+    if not sasl:
+        return
+    if s.kafka_sasl_mechanism not in KAFKA_SASL_MECHANISMS:
+        raise SettingsError(f"KAIROS_KAFKA_SASL_MECHANISM={s.kafka_sasl_mechanism!r}: use "
+                            f"{', '.join(KAFKA_SASL_MECHANISMS)} with KAIROS_KAFKA_SECURITY_PROTOCOL={protocol}")
+    if not s.kafka_sasl_username:
+        raise SettingsError(f"KAIROS_KAFKA_SASL_USERNAME is required with KAIROS_KAFKA_SECURITY_PROTOCOL={protocol}")
+    if bool(s.kafka_sasl_password) == bool(s.kafka_sasl_password_file):
+        raise SettingsError("set one of KAIROS_KAFKA_SASL_PASSWORD_FILE (preferred) or KAIROS_KAFKA_SASL_PASSWORD "
+                            f"with KAIROS_KAFKA_SECURITY_PROTOCOL={protocol}")

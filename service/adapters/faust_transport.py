@@ -25,13 +25,17 @@ SCHEME = "kairos"
 
 
 async def fetch_highwaters(
-    bootstrap: list[str], partitions: Iterable[TP], listed: Mapping[TP, int], timeout_s: float = 15.0
+    bootstrap: list[str], partitions: Iterable[TP], listed: Mapping[TP, int], timeout_s: float = 15.0,
+    client_kwargs: Mapping[str, Any] | None = None,
 ) -> dict[TP, int]:
-    """High watermark per partition as reported by Fetch; never below what ListOffsets said."""
+    """High watermark per partition as reported by Fetch; never below what ListOffsets said.
+
+    `client_kwargs` are the TLS/SASL arguments of the other clients (KafkaSecurity.client_kwargs)."""
     tps = list(partitions)
     if not tps:
         return {}
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
+                                **(client_kwargs or {}))
     await consumer.start()
     found: dict[TP, int] = {}
     try:
@@ -73,8 +77,11 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         listed = await super()._highwaters(partitions)
         if self.consumer.in_transaction:
             return listed
-        bootstrap = [f"{url.host}:{url.port}" for url in self.app.conf.broker]
-        return await fetch_highwaters(bootstrap, partitions, dict(listed))
+        conf = self.app.conf
+        bootstrap = [f"{url.host}:{url.port}" for url in conf.broker]
+        # The same TLS/SASL arguments faust gives its own consumer.
+        auth = faust_aiokafka.credentials_to_aiokafka_auth(conf.broker_credentials, conf.ssl_context)
+        return await fetch_highwaters(bootstrap, partitions, dict(listed), client_kwargs=auth)
 
 
 class _Consumer(faust_aiokafka.Consumer):

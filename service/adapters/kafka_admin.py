@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
+from service.adapters.kafka_security import PLAINTEXT, KafkaSecurity
+
 log = logging.getLogger("kairos.kafka")
 
 _TOPIC_ALREADY_EXISTS = 36
@@ -22,7 +24,8 @@ class ClusterUnavailable(RuntimeError):
     """The Kafka cluster did not answer within the configured time."""
 
 
-async def wait_for_cluster(bootstrap: list[str], timeout_s: float, first_delay_s: float = 0.25) -> None:
+async def wait_for_cluster(bootstrap: list[str], timeout_s: float, first_delay_s: float = 0.25,
+                           security: KafkaSecurity = PLAINTEXT) -> None:
     """Retries with exponential backoff and a clear log line until a metadata request succeeds."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
@@ -30,7 +33,7 @@ async def wait_for_cluster(bootstrap: list[str], timeout_s: float, first_delay_s
     attempt = 0
     while True:
         attempt += 1
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000, **security.client_kwargs())
         try:
             await admin.start()
             await admin.list_topics()
@@ -52,11 +55,12 @@ async def wait_for_cluster(bootstrap: list[str], timeout_s: float, first_delay_s
             await admin.close()
 
 
-async def ensure_topics(bootstrap: list[str], topics: Iterable[tuple[str, int]], replication: int) -> list[str]:
+async def ensure_topics(bootstrap: list[str], topics: Iterable[tuple[str, int]], replication: int,
+                        security: KafkaSecurity = PLAINTEXT) -> list[str]:
     """Creates missing topics; returns the names created. Existing topics keep their layout,
     but a partition count different from the wanted one is reported (keys would move)."""
     wanted = dict(topics)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000, **security.client_kwargs())
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -14,6 +14,8 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from service.adapters.kafka_security import PLAINTEXT, KafkaSecurity
+
 log = logging.getLogger("kairos.producer")
 
 HEADER_INGEST = "kairos-ingest"
@@ -24,12 +26,14 @@ class ProduceError(RuntimeError):
 
 
 class EventProducer:
-    def __init__(self, bootstrap: list[str], request_timeout_s: float = 10.0) -> None:
+    def __init__(self, bootstrap: list[str], request_timeout_s: float = 10.0,
+                 security: KafkaSecurity = PLAINTEXT) -> None:
         # acks=all and at-least-once: Tansu has no idempotent producer (BROKER.md #2); state
         # updates are idempotent on event_id instead.
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap, acks="all", linger_ms=1,
             request_timeout_ms=int(request_timeout_s * 1000), enable_idempotence=False,
+            **security.client_kwargs(),
         )
         self._timeout_s = request_timeout_s
         self._background: set[asyncio.Task[None]] = set()

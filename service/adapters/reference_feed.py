@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
 from service.adapters.faust_transport import fetch_highwaters
+from service.adapters.kafka_security import PLAINTEXT, KafkaSecurity
 from service.api.wire import FieldError
 from service.core.events import REFERENCE_EVENT_TYPES
 from service.core.reference import ReferenceData, apply_reference_event
@@ -26,8 +27,9 @@ log = logging.getLogger("kairos.reference")
 class ReferenceFeed:
     def __init__(self, bootstrap: list[str], topics: tuple[str, ...], data: ReferenceData,
                  validate: Callable[[object], list[FieldError]],
-                 on_record: Callable[[str, str], None] | None = None) -> None:
+                 on_record: Callable[[str, str], None] | None = None, security: KafkaSecurity = PLAINTEXT) -> None:
         self._bootstrap = bootstrap
+        self._security = security
         self._topics = topics
         self.data = data
         self._validate = validate
@@ -40,14 +42,14 @@ class ReferenceFeed:
 
     async def start(self) -> None:
         consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, group_id=None, enable_auto_commit=False,
-                                    auto_offset_reset="earliest")
+                                    auto_offset_reset="earliest", **self._security.client_kwargs())
         await consumer.start()
         self._consumer = consumer
         tps = [TopicPartition(t, p) for t in self._topics for p in sorted(consumer.partitions_for_topic(t) or ())]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         listed = await consumer.end_offsets(tps)
-        targets = await fetch_highwaters(self._bootstrap, tps, listed)
+        targets = await fetch_highwaters(self._bootstrap, tps, listed, client_kwargs=self._security.client_kwargs())
         self._task = asyncio.create_task(self._run(consumer, {TopicPartition(tp.topic, tp.partition): hw
                                                               for tp, hw in targets.items()}))
         self._task.add_done_callback(self._on_done)

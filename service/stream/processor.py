@@ -18,6 +18,7 @@ import orjson
 from faust.types import EventT, TableT
 
 from service.adapters import faust_transport
+from service.adapters.kafka_security import PLAINTEXT, KafkaSecurity
 from service.adapters.producer import HEADER_INGEST
 from service.api.validation import EventValidator
 from service.core.events import CUSTOMER_EVENT_TYPES, REFERENCE_EVENT_TYPES
@@ -48,6 +49,7 @@ class StreamRuntime:
 def build_stream(
     settings: Settings, names: topics.Topics, bootstrap: list[str], store_kind: str, data_dir: Path,
     metrics: Metrics, validator: EventValidator, now_ms: Callable[[], int], state_config: StateConfig,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> StreamRuntime:
     """Builds (does not start) the faust app, its table (memory or rocksdb) under `data_dir`."""
     faust_transport.register()
@@ -55,6 +57,7 @@ def build_stream(
     app = faust.App(
         settings.group_id,
         broker=[f"{faust_transport.SCHEME}://{hp}" for hp in bootstrap],
+        broker_credentials=security.faust_credentials(),
         store=store,
         datadir=str(data_dir / "faust"),
         # Kairos's own Settings are the only configuration: faust must not read BROKER_URL,
