@@ -41,8 +41,9 @@ from service.core.state import decode_state
 from service.core.state_config import StateConfig
 from service.settings import Settings, SettingsError
 from service.stream import topics
+from service.stream.health import consumer_lag, customers_in_state
 from service.stream.processor import StreamRuntime, build_stream
-from service.telemetry.metrics import Metrics, build_metrics
+from service.telemetry.metrics import Metrics, build_metrics, set_consumer_lag
 
 log = logging.getLogger("kairos")
 
@@ -253,7 +254,8 @@ async def _run(settings: Settings, running: Running, stop: asyncio.Event, announ
         return decode_state(raw) if raw else None
 
     def refresh_gauges() -> None:
-        metrics.customers_in_state.set(len(table))
+        metrics.customers_in_state.set(customers_in_state(table))
+        set_consumer_lag(metrics.consumer_lag, consumer_lag(stream.app, names.customer_events))
         readiness.check()
 
     deps = ApiDeps(

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 import orjson
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from service.api.auth import Authenticator, auth_middleware
 from service.api.customers import delete_customer, get_customer_state
@@ -16,6 +16,7 @@ from service.api.deps import DEPS_KEY, ApiDeps
 from service.api.drain import InFlight, in_flight_middleware
 from service.api.errors import ApiError, NotFound, PayloadTooLarge, clip
 from service.api.handlers import admin_clock, post_decisions, post_events
+from service.telemetry.metrics import render
 
 log = logging.getLogger("kairos.http")
 
@@ -70,7 +71,7 @@ async def readyz(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     deps = request.app[DEPS_KEY]
     deps.refresh_gauges()
-    return web.Response(body=generate_latest(deps.metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+    return web.Response(body=await render(deps.metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 def build_http_app(deps: ApiDeps, auth: Authenticator, in_flight: InFlight | None = None) -> web.Application:

@@ -128,19 +128,29 @@ async def post_decisions(request: web.Request) -> web.Response:
     errors = deps.validate_decision_request(req)
     if errors:
         raise InvalidRequest("the decision request is not valid", details={"errors": error_details(errors)})
+    stage = deps.metrics.decision_stage
+    t_parsed = time.perf_counter()
     customer_id = req["customer_id"]
     degraded = deps.degraded_reasons()
     try:
         state = deps.read_state(customer_id)
     except StateFormatError:
         state, degraded = None, [*degraded, "state_unreadable"]
+    t_read = time.perf_counter()
     policy = deps.policy()
     decision, context = decide_with_context(state, req, deps.reference, policy, deps.clock.now_ms(),
                                             str(uuid.uuid4()), degraded)
+    t_decided = time.perf_counter()
     encoded = orjson.dumps(decision)
-    record = orjson.dumps(decision_record(req, decision, context, time.perf_counter() - started))
+    t_encoded = time.perf_counter()
+    record = orjson.dumps(decision_record(req, decision, context, t_encoded - started))
     deps.producer.send_background(deps.topics.decisions, customer_id.encode(), record,
                                   on_error=deps.metrics.audit_failures.inc)
+    finished = time.perf_counter()
+    for name, seconds in (("parse", t_parsed - started), ("state_read", t_read - t_parsed),
+                          ("decide", t_decided - t_read), ("serialise", t_encoded - t_decided),
+                          ("audit", finished - t_encoded)):
+        stage.labels(name).observe(seconds)
     incentive = decision.get("incentive")
     # Bounded labels: placements the policy names, everything else is "other".
     placement = req["placement"] if req["placement"] in policy_placements(policy) else "other"

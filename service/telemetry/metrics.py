@@ -1,14 +1,19 @@
-"""Prometheus metrics, built once from an injected CollectorRegistry.
+"""Prometheus metrics, built once from an injected CollectorRegistry, and their rendering.
 
 Labels are bounded sets (placement, event type, result, source…): never a customer id, event id
-or any other unbounded value.
+or any other unbounded value. Every metric an alert or the dashboard in deploy/ uses is listed
+in deploy/README.md.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 # 100 µs … 1 s: resolves the ~1 ms decision target and the tail.
 LATENCY_BUCKETS = (
@@ -17,12 +22,19 @@ LATENCY_BUCKETS = (
 )
 DELAY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 SIZE_BUCKETS = (128, 256, 512, 1024, 2048, 4096, 8192, 16384, 65536)
+# The stages of one decision take microseconds each: finer at the bottom than LATENCY_BUCKETS.
+STAGE_BUCKETS = (0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                 0.1, 1.0)
+# What POST /v1/decisions does, in order. `decide` is one pure call (service/core/decide.py):
+# situation (context), screen rule (policy) and block filling (ranking) are not timed apart.
+DECISION_STAGES = ("parse", "state_read", "decide", "serialise", "audit")
 
 
 @dataclass(frozen=True)
 class Metrics:
     registry: CollectorRegistry
     decision_latency: Histogram
+    decision_stage: Histogram
     decisions: Counter
     events: Counter
     state_apply: Counter
@@ -36,6 +48,7 @@ class Metrics:
     audit_failures: Counter
     broker_up: Gauge
     auth_failures: Counter
+    consumer_lag: Gauge
 
 
 def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
@@ -45,6 +58,11 @@ def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         decision_latency=Histogram(
             "kairos_decision_latency_seconds", "Time to answer POST /v1/decisions, server side.",
             ["placement", "outcome"], buckets=LATENCY_BUCKETS, registry=reg,
+        ),
+        decision_stage=Histogram(
+            "kairos_decision_stage_seconds",
+            "Time spent in each stage of an answered decision: " + ", ".join(DECISION_STAGES) + ".",
+            ["stage"], buckets=STAGE_BUCKETS, registry=reg,
         ),
         decisions=Counter(
             "kairos_decisions_total", "Decisions answered.",
@@ -92,6 +110,12 @@ def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
             "Requests refused by API key checks, by reason (missing, invalid, forbidden, rate_limited).",
             ["reason"], registry=reg,
         ), ("missing", "invalid", "forbidden", "rate_limited")),
+        consumer_lag=Gauge(
+            "kairos_consumer_lag_records",
+            "Customer-event records on the broker not yet processed by this worker, per partition it owns "
+            "(high watermark of the last fetch minus the committed offset).",
+            ["partition"], registry=reg,
+        ),
     )
 
 
@@ -100,3 +124,29 @@ def _with_labels(counter: Counter, values: tuple[str, ...]) -> Counter:
     for value in values:
         counter.labels(value)
     return counter
+
+
+def set_consumer_lag(gauge: Gauge, lag: dict[int, int]) -> None:
+    """Replaces every partition's series: a partition that moved to another worker disappears."""
+    gauge.clear()
+    for partition, records in sorted(lag.items()):
+        gauge.labels(str(partition)).set(records)
+
+
+class _Families(Collector):
+    def __init__(self, families: Iterable[Metric]) -> None:
+        self._families = families
+
+    def collect(self) -> Iterable[Metric]:
+        return self._families
+
+
+async def render(registry: CollectorRegistry) -> bytes:
+    """The Prometheus text format of `registry`, one metric family at a time, yielding to the
+    event loop between families: a scrape never holds up a decision for more than one family's
+    formatting (tens of microseconds), however many series there are."""
+    parts: list[bytes] = []
+    for family in registry.collect():
+        parts.append(generate_latest(_Families((family,))))
+        await asyncio.sleep(0)
+    return b"".join(parts)
