@@ -7,6 +7,8 @@ are written in the background so the decision path never waits on the broker.
 from __future__ import annotations
 
 import asyncio
+import collections
+import functools
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -19,6 +21,9 @@ from service.adapters.kafka_security import PLAINTEXT, KafkaSecurity
 log = logging.getLogger("kairos.producer")
 
 HEADER_INGEST = "kairos-ingest"
+# Audit records are handed to the client together, this long after the first one is queued: they
+# then share one produce request per broker instead of a request and a response each.
+AUDIT_GATHER_S = 0.02
 
 
 class ProduceError(RuntimeError):
@@ -37,6 +42,9 @@ class EventProducer:
         )
         self._timeout_s = request_timeout_s
         self._background: set[asyncio.Task[None]] = set()
+        # Audit records waiting for the drain task: (deadline on the loop clock, topic, key, value, on_error)
+        self._queue: collections.deque[tuple[float, str, bytes, bytes, object]] = collections.deque()
+        self._drainer: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self._producer.start()
@@ -98,15 +106,41 @@ class EventProducer:
             raise ProduceError(f"broker did not acknowledge: {type(exc).__name__}") from exc
 
     def send_background(self, topic: str, key: bytes, value: bytes, on_error: object = None) -> None:
-        """Fire-and-forget with a logged, counted failure; used for audit records."""
-        task = asyncio.ensure_future(self._send_one(topic, key, value, on_error))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        """Fire-and-forget with a logged, counted failure; used for audit records.
 
-    async def _send_one(self, topic: str, key: bytes, value: bytes, on_error: object) -> None:
-        try:
-            await self.send_all([(topic, key, value)], ingest_header=False)
-        except ProduceError:
-            log.warning("audit record not written", extra={"topic": topic})
-            if callable(on_error):
-                on_error()
+        Records are queued and handed to the client by one drain task, in order, AUDIT_GATHER_S
+        after the first of them: profiled at 1,000-5,000 decisions/s, a task and an acknowledgement
+        wait per record cost more CPU than the decision itself (when a partition's batch was full,
+        every waiting task woke up to race for the next one), and records sent one by one each
+        cost a produce request and response. A record not handed over within the produce timeout
+        of being queued, or not acknowledged, is counted as not written, as before."""
+        self._queue.append((asyncio.get_running_loop().time() + self._timeout_s, topic, key, value, on_error))
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.ensure_future(self._drain())
+            self._background.add(self._drainer)
+            self._drainer.add_done_callback(self._background.discard)
+
+    async def _drain(self) -> None:
+        await asyncio.sleep(AUDIT_GATHER_S)
+        loop = asyncio.get_running_loop()
+        while self._queue:
+            deadline, topic, key, value, on_error = self._queue.popleft()
+            try:
+                if deadline <= loop.time():
+                    raise TimeoutError
+                async with asyncio.timeout_at(deadline):  # the client waits while a batch is full
+                    future = await self._producer.send(topic, value=value, key=key)
+            except (TimeoutError, KafkaError, OSError):
+                self._not_written(topic, on_error)
+                continue
+            future.add_done_callback(functools.partial(self._acknowledged, topic, on_error))
+
+    def _acknowledged(self, topic: str, on_error: object, future: asyncio.Future[Any]) -> None:
+        if future.cancelled() or future.exception() is not None:
+            self._not_written(topic, on_error)
+
+    @staticmethod
+    def _not_written(topic: str, on_error: object) -> None:
+        log.warning("audit record not written", extra={"topic": topic})
+        if callable(on_error):
+            on_error()

@@ -40,6 +40,8 @@ def test_broker_stopped_then_resumed(tmp_path: Path) -> None:
             # Still served from local state.
             assert [b["items"][0]["product_id"] for b in decision["blocks"] if b["id"] == "last_seen"] == ["p-1"]
             assert metric_value(worker.metrics(), "kairos_broker_up") == 0
+            # The audit records of those decisions could not be written: counted, not silently lost.
+            eventually(lambda: metric_value(worker.metrics(), "kairos_audit_write_failures_total") >= 1, timeout_s=15)
         finally:
             os.kill(tansu, signal.SIGCONT)
         eventually(lambda: worker.decide(anna)["degraded"] is False, timeout_s=30)
