@@ -1,0 +1,107 @@
+"""Freshness prober, run as its own process: how long after POST /v1/events accepted an event does
+a decision reflect it?
+
+    python -m tests.benchmarks.freshness --url URL --key KEY --probes 200 --population 100000
+
+Each probe sends one product.viewed event of a never-seen product id for a known customer, then
+asks for her `app.home` decision on a web device (the `home` screen, whose first block is
+`last_seen`) every `--poll-ms` until that block starts with the new product. Reported: from the
+202 (accepted) to the first decision showing it, and from the moment the POST was sent. Probes
+are sequential and spaced `--every-ms` apart; the background load runs in other processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import random
+import sys
+import time
+from typing import Any
+
+import orjson
+
+from service.core.timeutil import format_rfc3339_ms
+from tests.benchmarks import mix
+from tests.benchmarks.loadgen import percentiles
+
+
+class Client:
+    def __init__(self, host: str, port: int, key: str) -> None:
+        self.conn = http.client.HTTPConnection(host, port, timeout=10)
+        self.headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+
+    def post(self, path: str, body: bytes) -> tuple[int, Any]:
+        self.conn.request("POST", path, body=body, headers=self.headers)
+        resp = self.conn.getresponse()
+        return resp.status, orjson.loads(resp.read())
+
+
+def first_last_seen(decision: dict[str, Any]) -> str | None:
+    for block in decision.get("blocks", []):
+        if block["id"] == "last_seen":
+            return str(block["items"][0]["product_id"]) if block["items"] else None
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--key", required=True)
+    parser.add_argument("--probes", type=int, default=100)
+    parser.add_argument("--population", type=int, default=100_000)
+    parser.add_argument("--prefix", default="c")
+    parser.add_argument("--every-ms", type=float, default=100.0)
+    parser.add_argument("--poll-ms", type=float, default=1.0)
+    parser.add_argument("--timeout-s", type=float, default=5.0)
+    args = parser.parse_args(argv)
+    host, _, port = args.url.split("//", 1)[-1].rstrip("/").rpartition(":")
+    client = Client(host, int(port), args.key)
+    rng = random.Random(7)
+    stamp = mix.Stamp(f"fresh{rng.getrandbits(32)}")
+    from_accept: list[float] = []
+    from_send: list[float] = []
+    polls: list[int] = []
+    missed = 0
+    for i in range(args.probes):
+        started = time.perf_counter()
+        cid = mix.customer_id(rng.randrange(args.population), args.prefix)
+        pid = f"fresh-{stamp.tag}-{i}"
+        event = {"event_id": stamp.next(), "type": "product.viewed",
+                 "occurred_at": format_rfc3339_ms(mix.wall_ms()), "source": "bench", "customer_id": cid,
+                 "product_id": pid}
+        status, body = client.post("/v1/events", orjson.dumps([event]))
+        accepted = time.perf_counter()
+        if status != 202 or body["accepted"] != 1:
+            raise SystemExit(f"probe event not accepted: {status} {body}")
+        request = orjson.dumps({"customer_id": cid, "placement": "app.home", "device": {"id": "probe", "type": "web"}})
+        n = 0
+        while True:
+            n += 1
+            status, decision = client.post("/v1/decisions", request)
+            if status == 200 and first_last_seen(decision) == pid:
+                seen = time.perf_counter()
+                from_accept.append((seen - accepted) * 1000)
+                from_send.append((seen - started) * 1000)
+                polls.append(n)
+                break
+            if time.perf_counter() - accepted > args.timeout_s:
+                # Counted at the timeout in the percentiles (a lower bound), and as missed.
+                missed += 1
+                from_accept.append(args.timeout_s * 1000)
+                from_send.append((time.perf_counter() - started) * 1000)
+                break
+            time.sleep(args.poll_ms / 1000)
+        time.sleep(max(0.0, args.every_ms / 1000 - (time.perf_counter() - started)))
+    json.dump({"probes": args.probes, "missed": missed, "from_accepted_ms": percentiles(from_accept, (0.5, 0.9, 0.99)),
+               "from_sent_ms": percentiles(from_send, (0.5, 0.9, 0.99)),
+               "decisions_polled_mean": round(sum(polls) / max(len(polls), 1), 1),
+               "over_250ms": sum(1 for v in from_accept if v > 250),
+               "slowest_ms": sorted(round(v, 1) for v in from_accept)[-5:]}, sys.stdout)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,171 @@
+"""Turns results.json into the terminal table and the BENCHMARKS.md-ready markdown."""
+
+from __future__ import annotations
+
+from typing import Any
+
+KIB = 1024
+
+
+def _g(d: Any, *path: str) -> Any:
+    for key in path:
+        if not isinstance(d, dict) or key not in d:
+            return None
+        d = d[key]
+    return d
+
+
+def _fmt(value: Any, unit: str = "", digits: int = 2) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,.{digits}f}{unit}"
+    return f"{int(value):,}{unit}"
+
+
+def targets(r: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
+    """(target, limit, measured, met) for every target of the issue that this run measured."""
+    out: list[tuple[str, str, str, bool | None]] = []
+
+    def add(name: str, limit: str, value: Any, ok: bool | None, unit: str = "") -> None:
+        out.append((name, limit, _fmt(value, unit), ok if value is not None else None))
+
+    p99 = _g(r, "fixed_rate", "idle", "1000", "latency_ms", "p99")
+    add("decision p99 at 1,000 req/s", "≤ 2 ms", p99, p99 is not None and p99 <= 2, " ms")
+    p99i = _g(r, "fixed_rate", "ingesting", "1000", "latency_ms", "p99")
+    add("decision p99 at 1,000 req/s while ingesting 2,000 events/s", "≤ 5 ms", p99i, p99i is not None and p99i <= 5,
+        " ms")
+    ratio = _g(r, "peak", "ratio")
+    add("peak /v1/decisions vs bare aiohttp", "≥ 50 %", None if ratio is None else round(ratio * 100, 1),
+        ratio is not None and ratio >= 0.5, " %")
+    single = _g(r, "stream_single", "applied_events_per_s")
+    add("stream (a) one event per message", "≥ 4,000 events/s", single, single is not None and single >= 4000)
+    ingest = _g(r, "stream_ingest", "batched", "applied_events_per_s")
+    add("stream (b) through Kairos's ingest", "≥ 10,000 events/s", ingest, ingest is not None and ingest >= 10_000)
+    fresh = _g(r, "freshness", "from_accepted_ms", "p99")
+    add("freshness p99", "≤ 250 ms", fresh, fresh is not None and fresh <= 250, " ms")
+    sizes = [m["state_bytes_mean"] for m in (r.get("memory") or {}).values() if m.get("state_bytes_mean")]
+    mean = max(sizes) if sizes else None
+    add("serialized state per customer (mean)", "≤ 2 KiB", mean, mean is not None and mean <= 2 * KIB, " B")
+    scaling = r.get("scaling") or {}
+    small, large = _g(scaling, "10000", "p99_ms_1000"), _g(scaling, "1000000", "p99_ms_1000")
+    if small is not None and large is not None:
+        flat = large <= max(small * 1.25, small + 0.3)
+        out.append(("decision p99 flat 10k → 1M customers", "within 25 % or 0.3 ms",
+                    f"{small:.2f} → {large:.2f} ms", flat))
+    return out
+
+
+def render_table(r: dict[str, Any]) -> str:
+    lines = ["", f"{'target':<62} {'limit':<22} {'measured':<18} met"]
+    for name, limit, measured, ok in targets(r):
+        lines.append(f"{name:<62} {limit:<22} {measured:<18} {'-' if ok is None else ('yes' if ok else 'NO')}")
+    fixed = r.get("fixed_rate") or {}
+    if fixed:
+        lines.append("")
+        lines.append(f"{'decisions (client-side, ms)':<40} {'p50':>8} {'p99':>8} {'p99.9':>8} {'max':>8} {'cpu':>6}")
+        for label in ("idle", "ingesting"):
+            for rate, res in (fixed.get(label) or {}).items():
+                lat = res["latency_ms"]
+                lines.append(f"{f'{rate} req/s {label}':<40} {lat.get('p50', 0):>8.2f} {lat.get('p99', 0):>8.2f} "
+                             f"{lat.get('p99.9', 0):>8.2f} {lat.get('max', 0):>8.2f} {res.get('worker_cpu', 0):>6.2f}")
+    return "\n".join(lines)
+
+
+def _lat_row(label: str, res: dict[str, Any]) -> str:
+    lat, svc = res.get("latency_ms", {}), res.get("service_ms", {})
+    statuses = ", ".join(f"{k}: {v:,}" for k, v in sorted(res.get("statuses", {}).items()))
+    return (f"| {label} | {_fmt(res.get('achieved_rate'), '', 0)} | {_fmt(lat.get('p50'))} | {_fmt(lat.get('p99'))} | "
+            f"{_fmt(lat.get('p99.9'))} | {_fmt(lat.get('max'))} | {_fmt(svc.get('p99'))} | "
+            f"{_fmt(_g(res, 'send_lag_ms', 'p99'))} | {_fmt(res.get('worker_cpu'))} | "
+            f"{_fmt(res.get('worker_cpu_us_per_request'))} | {statuses} |")
+
+
+def render_markdown(r: dict[str, Any]) -> str:
+    meta = r.get("meta", {})
+    out = ["## Run", ""]
+    for key in ("started", "finished", "command", "commit", "cpu", "cores", "memory_gib", "kernel", "python", "wrk",
+                "loadavg_start", "loadavg_end", "bench_key_rate"):
+        out.append(f"- {key}: `{meta.get(key)}`")
+    out.append(f"- versions: {', '.join(f'{k} {v}' for k, v in (meta.get('versions') or {}).items())}")
+    out.append(f"- sizes: `{meta.get('sizes')}`")
+    out += ["", "## Targets", "", "| target | limit | measured | met |", "|---|---|---|---|"]
+    for name, limit, measured, ok in targets(r):
+        out.append(f"| {name} | {limit} | {measured} | {'-' if ok is None else ('yes' if ok else '**no**')} |")
+    peak = r.get("peak")
+    if peak:
+        out += ["", "## 1. Decision endpoint vs the framework's limit", "",
+                f"Peak (wrk, closed loop, 1 thread, {peak['kairos']['connections']} connections, "
+                f"{peak['kairos']['seconds']:g} s; response body {peak['body_bytes']} bytes):", "",
+                "| server | requests/s | p50 ms | p99 ms | non-2xx | server CPU | CPU µs/request |",
+                "|---|---:|---:|---:|---:|---:|---:|"]
+        for name in ("bare", "kairos"):
+            p = peak[name]
+            out.append(f"| {'bare aiohttp' if name == 'bare' else 'Kairos /v1/decisions'} | "
+                       f"{_fmt(p.get('requests_per_s'), '', 0)} | {_fmt(p.get('p50_ms'))} | {_fmt(p.get('p99_ms'))} | "
+                       f"{p.get('non_2xx', 0)} | {_fmt(p.get('worker_cpu'))} | "
+                       f"{_fmt(p.get('worker_cpu_us_per_request'))} |")
+        out.append(f"\nRatio Kairos / bare: **{peak['ratio']:.1%}**.")
+    fixed = r.get("fixed_rate")
+    if fixed:
+        seed = r.get("seed", {})
+        out += ["", f"Fixed rates (open loop, client-side latency from the scheduled send time, "
+                f"{_fmt(seed.get('customers'))} customers in state). All latencies in ms. CPU = the worker's CPU "
+                "seconds per second; CPU µs/req = that divided by the achieved rate (robust to a busy machine).", "",
+                "| run | achieved/s | p50 | p99 | p99.9 | max | p99 server+net | p99 send lag | CPU | CPU µs/req "
+                "| statuses |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+        for label in ("idle", "ingesting"):
+            for rate, res in (fixed.get(label) or {}).items():
+                name = f"{rate}/s" + (" + ingest 2,000 events/s" if label == "ingesting" else "")
+                out.append(_lat_row(name, res))
+    scaling = r.get("scaling")
+    if scaling:
+        out += ["", "## 2. Scaling with state size (decisions at 1,000 req/s)", "",
+                "| customers in state | seeded | p50 ms | p99 ms |", "|---:|---|---:|---:|"]
+        for n, s in sorted(scaling.items(), key=lambda kv: int(kv[0])):
+            out.append(f"| {int(n):,} | {s['seeded']} | {_fmt(s.get('p50_ms_1000'))} | {_fmt(s.get('p99_ms_1000'))} |")
+    single, ingest = r.get("stream_single"), r.get("stream_ingest")
+    if single or ingest:
+        out += ["", "## 3. Stream throughput vs the raw consumer (one worker)", "",
+                "| path | events | events/record | applied events/s | raw consumer | ratio |",
+                "|---|---:|---:|---:|---:|---:|"]
+        if single:
+            out.append(f"| (a) one event per message | {single['events']:,} | 1 | "
+                       f"**{single['applied_events_per_s']:,}** | {single['raw_records_per_s']:,.0f} records/s "
+                       f"({single['raw_decoded_events_per_s']:,.0f} with orjson.loads) | "
+                       f"{single['ratio_to_raw']:.2%} ({single['ratio_to_raw_decoded']:.2%}) |")
+        for label, b in (ingest or {}).items():
+            out.append(f"| (b) ingest, {b['events_per_request']} events/request over {b['customers_per_request']} "
+                       f"customers ({label}) | {b['events']:,} | {b['events_per_record']} | "
+                       f"**{b['applied_events_per_s']:,}** (HTTP accepted {b['http_accepted_events_per_s']:,}/s) | "
+                       f"{b['raw_events_per_s']:,.0f} events/s ({b['raw_records_per_s']:,.0f} records/s) | "
+                       f"{b['ratio_to_raw']:.2%} |")
+        if r.get("seed"):
+            s = r["seed"]
+            out.append(f"| seeding: Kairos's array layout written to the topic directly | {s['events']:,} | "
+                       f"{s['events_per_record']} | {s['applied_events_per_s']:,} | - | - |")
+    fresh = r.get("freshness")
+    if fresh:
+        out += ["", "## 4. Freshness (event accepted → decision reflects it)", "",
+                f"{fresh['probes']} probes, {fresh['missed']} missed; background: decisions 1,000/s (their p99 "
+                f"{_g(fresh, 'background_decisions', 'p99')} ms) + ingest 2,000 events/s.", "",
+                "| from | p50 ms | p90 ms | p99 ms | max ms |", "|---|---:|---:|---:|---:|"]
+        for key, name in (("from_accepted_ms", "202 received"), ("from_sent_ms", "POST sent")):
+            f = fresh[key]
+            out.append(f"| {name} | {_fmt(f.get('p50'))} | {_fmt(f.get('p90'))} | {_fmt(f.get('p99'))} | "
+                       f"{_fmt(f.get('max'))} |")
+    memory = r.get("memory")
+    if memory:
+        out += ["", "## 5. Memory", "", "| customers | state source | serialized bytes/customer (mean) | RSS MiB |",
+                "|---:|---|---:|---:|"]
+        for n, m in sorted(memory.items(), key=lambda kv: int(kv[0])):
+            out.append(f"| {int(n):,} | {m.get('source', 'empty worker')} | {_fmt(m.get('state_bytes_mean'), '', 0)} | "
+                       f"{_fmt(m.get('rss_mib'), '', 0)} |")
+    micro = r.get("micro")
+    if micro:
+        out += ["", "## Per-operation costs (in-process, `tests/benchmarks/micro.py`)", ""]
+        out += [f"- {k}: {v}" for k, v in micro.items()]
+    for name, table in (r.get("profiles") or {}).items():
+        out += ["", f"### Profile: {name} (py-spy, share of the worker's samples)", "", table]
+    return "\n".join(out) + "\n"
