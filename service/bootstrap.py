@@ -26,23 +26,27 @@ from service.adapters.clock import Clock, ManualClock, SystemClock
 from service.adapters.embedded_broker import BrokerError, EmbeddedBroker
 from service.adapters.kafka_admin import ClusterUnavailable, ensure_topics, wait_for_cluster
 from service.adapters.kafka_security import PLAINTEXT, kafka_security
+from service.adapters.mapping_file import load_mapping_file
 from service.adapters.producer import EventProducer
 from service.adapters.reference_feed import ReferenceFeed
 from service.adapters.state_epoch import StateAheadOfCluster, check_state_epoch
 from service.api.app import build_http_app
 from service.api.auth import KeysFileError, build_authenticator
-from service.api.deps import ApiDeps, RecentIds
+from service.api.deps import ApiDeps, RecentIds, WebhookDeps
 from service.api.drain import InFlight, stop_http
 from service.api.request_validation import RequestValidator
 from service.api.validation import EventValidator
+from service.api.webhook_auth import load_webhook_secrets
 from service.core.policy import DEFAULT_POLICY, load_policy
 from service.core.reference import ReferenceData
 from service.core.state import decode_state
 from service.core.state_config import StateConfig
+from service.providers.mapping import mapping_summary
 from service.settings import Settings, SettingsError
 from service.stream import topics
 from service.stream.health import consumer_lag, customers_in_state
 from service.stream.processor import StreamRuntime, build_stream
+from service.telemetry.input_metrics import build_input_metrics
 from service.telemetry.metrics import Metrics, build_metrics, set_consumer_lag
 
 log = logging.getLogger("kairos")
@@ -200,6 +204,11 @@ async def _run(settings: Settings, running: Running, stop: asyncio.Event, announ
     # First: a bad keys file stops Kairos before anything has started.
     auth = build_authenticator(settings, announce)
     metrics = build_metrics()
+    input_metrics = build_input_metrics(metrics.registry)
+    # Webhook secrets and the mapping are read first too: a bad file stops Kairos before it starts.
+    webhooks = WebhookDeps(load_webhook_secrets(settings), load_mapping_file(settings.mapping_file), input_metrics)
+    if settings.mapping_file is not None:
+        log.info("identity and place mapping loaded", extra={"mapping": mapping_summary(webhooks.mapping)})
     # Before anything starts: an unreadable password file or CA bundle stops Kairos here.
     security = PLAINTEXT if settings.embedded_broker else kafka_security(settings)
     run_dir, owned = prepare_data_dir(settings)
@@ -263,7 +272,7 @@ async def _run(settings: Settings, running: Running, stop: asyncio.Event, announ
         validate_decision_request=request_validator.validate, producer=running.producer,
         read_state=read_state, reference=reference, policy=lambda: policy,
         readiness=readiness.check, degraded_reasons=readiness.degraded,
-        refresh_gauges=refresh_gauges, recent_ids=RecentIds(), topics=names,
+        refresh_gauges=refresh_gauges, recent_ids=RecentIds(), topics=names, webhooks=webhooks,
     )
     running.runner = web.AppRunner(build_http_app(deps, auth, running.in_flight), access_log=None,
                                    shutdown_timeout=HTTP_DRAIN_TIMEOUT_S)

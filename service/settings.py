@@ -73,6 +73,33 @@ class Settings:
     kafka_ssl_cafile: Path | None = None
     kafka_ssl_certfile: Path | None = None
     kafka_ssl_keyfile: Path | None = None
+    # Provider webhooks (docs/INPUT.md). Each secret: a _FILE (preferred: one secret per line, so a
+    # rotation can list the old and the new) or the variable itself; a provider with neither is off.
+    mapping_file: Path | None = None
+    webhook_radar_token: str = field(default="", repr=False)
+    webhook_radar_token_file: Path | None = None
+    webhook_aws_location_token: str = field(default="", repr=False)
+    webhook_aws_location_token_file: Path | None = None
+    webhook_azure_maps_token: str = field(default="", repr=False)
+    webhook_azure_maps_token_file: Path | None = None
+    webhook_kairos_secret: str = field(default="", repr=False)
+    webhook_kairos_secret_file: Path | None = None
+    webhook_token_header: str = "X-Kairos-Webhook-Token"
+    # How old (or how far ahead) a signed generic webhook's timestamp may be.
+    webhook_tolerance_s: float = 300.0
+    # Server-side geofencing of raw positions against the stores' fences.
+    geofencing: bool = True
+    geofence_max_accuracy_m: float = 100.0
+    geofence_exit_margin_m: float = 30.0
+    geofence_dwell_s: float = 300.0
+    # Open-Meteo current weather for every store's grid cell, published as weather.observed.
+    weather: bool = False
+    weather_url: str = "https://api.open-meteo.com/v1/forecast"
+    weather_timeout_s: float = 3.0
+    weather_retries: int = 2
+    weather_ttl_s: float = 900.0
+    # The demo customer's walk into the London store, one position every this many seconds.
+    demo_walk_interval_s: float = 3.0
 
     @property
     def embedded_broker(self) -> bool:
@@ -163,6 +190,23 @@ def validate(s: Settings) -> None:
     if s.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise SettingsError(f"KAIROS_LOG_LEVEL={s.log_level!r}: use DEBUG, INFO, WARNING or ERROR")
     validate_kafka_security(s)
+    validate_input(s)
+
+
+def validate_input(s: Settings) -> None:
+    """Webhook secrets: at most one source each (the file is preferred); positive limits."""
+    for name in ("webhook_radar_token", "webhook_aws_location_token", "webhook_azure_maps_token",
+                 "webhook_kairos_secret"):
+        if getattr(s, name) and getattr(s, name + "_file"):
+            env = ENV_PREFIX + name.upper()
+            raise SettingsError(f"set one of {env}_FILE (preferred) or {env}, not both")
+    for name in ("webhook_tolerance_s", "geofence_max_accuracy_m", "weather_timeout_s", "weather_ttl_s",
+                 "demo_walk_interval_s"):
+        if not getattr(s, name) > 0:
+            raise SettingsError(f"{ENV_PREFIX}{name.upper()}={getattr(s, name)}: use a number greater than 0")
+    if s.geofence_exit_margin_m < 0 or s.geofence_dwell_s < 0 or s.weather_retries < 0:
+        raise SettingsError("KAIROS_GEOFENCE_EXIT_MARGIN_M, KAIROS_GEOFENCE_DWELL_S and KAIROS_WEATHER_RETRIES "
+                            "must not be negative")
 
 
 def validate_kafka_security(s: Settings) -> None:

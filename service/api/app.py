@@ -16,6 +16,7 @@ from service.api.deps import DEPS_KEY, ApiDeps
 from service.api.drain import InFlight, in_flight_middleware
 from service.api.errors import ApiError, NotFound, PayloadTooLarge, clip
 from service.api.handlers import admin_clock, post_decisions, post_events
+from service.api.webhooks import options_webhook, post_webhook
 from service.telemetry.metrics import render
 
 log = logging.getLogger("kairos.http")
@@ -84,6 +85,8 @@ def build_http_app(deps: ApiDeps, auth: Authenticator, in_flight: InFlight | Non
     app[DEPS_KEY] = deps
     app.router.add_post("/v1/events", post_events)
     app.router.add_post("/v1/decisions", post_decisions)
+    app.router.add_post("/v1/webhooks/{provider}", post_webhook)
+    app.router.add_route("OPTIONS", "/v1/webhooks/{provider}", options_webhook)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)

@@ -11,10 +11,13 @@ from aiohttp import web
 
 from service.adapters.clock import Clock
 from service.api.validation import EventValidator
+from service.api.webhook_auth import WebhookSecrets
 from service.api.wire import FieldError
 from service.core.reference import ReferenceData
+from service.providers.mapping import IdentityMap
 from service.settings import Settings
 from service.stream.topics import Topics
+from service.telemetry.input_metrics import InputMetrics
 from service.telemetry.metrics import Metrics
 
 
@@ -43,6 +46,15 @@ class RecentIds:
             self._ids.popitem(last=False)
 
 
+@dataclass(frozen=True)
+class WebhookDeps:
+    """Provider webhooks: their secrets, the identity/place mapping and their metrics."""
+
+    secrets: WebhookSecrets
+    mapping: IdentityMap
+    metrics: InputMetrics
+
+
 @dataclass
 class ApiDeps:
     settings: Settings
@@ -59,6 +71,7 @@ class ApiDeps:
     refresh_gauges: Callable[[], None]
     recent_ids: RecentIds
     topics: Topics
+    webhooks: WebhookDeps | None = None
 
 
 DEPS_KEY = web.AppKey("deps", ApiDeps)

@@ -18,14 +18,13 @@ from service.api.errors import (
     InvalidRequest,
     NotFound,
     PayloadTooLarge,
-    Unavailable,
     UnsupportedMediaType,
     clip,
 )
-from service.api.ingest import error_details, plan_batch
+from service.api.ingest import error_details
+from service.api.ingest_path import ingest_entries
 from service.api.wire import BodyError, FieldError, parse_json_array, parse_ndjson
 from service.core.decide import decide_with_context, decision_record
-from service.core.events import CUSTOMER_EVENT_TYPES, REFERENCE_EVENT_TYPES
 from service.core.state import StateFormatError
 from service.core.timeutil import format_rfc3339_ms, parse_rfc3339_ms
 
@@ -62,28 +61,12 @@ async def post_events(request: web.Request) -> web.Response:
         raise PayloadTooLarge(f"{len(entries)} events in one request; send at most {limit} per request")
     if not entries:
         raise InvalidRequest("no events in the request body")
-    now_ms = deps.clock.now_ms()
-    skew_ms = int(deps.settings.max_future_skew_s * 1000)
-    batch = plan_batch(entries, lambda item: deps.event_validator.validate(item, now_ms, skew_ms),
-                       deps.topics.route, deps.recent_ids.__contains__, format_rfc3339_ms(now_ms))
-    outcomes = await deps.producer.send_each([(t, k, v) for t, k, v, _ in batch.records])
-    failed = [(rec, exc) for rec, exc in zip(batch.records, outcomes, strict=True) if exc is not None]
-    stored = {i for rec, exc in zip(batch.records, outcomes, strict=True) if exc is None for i in rec[3]}
-    for i in stored:
-        deps.recent_ids.add(batch.dedup_keys[i])
-    if failed:
-        kinds = sorted({type(exc).__name__ for _, exc in failed})
-        lost = sum(len(rec[3]) for rec, _ in failed)
-        raise Unavailable(
-            f"{lost} of {lost + len(stored)} valid events were not stored: the broker did not acknowledge them "
-            f"({', '.join(kinds)}). Send the same request again later; events already stored are recognised "
-            "as duplicates.", details={"retry_after_s": 5}, headers={"Retry-After": "5"})
+    results = await ingest_entries(deps, entries, "http")
     counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
-    for res in batch.results:
+    for res in results:
         counts[res["status"]] += 1
-        deps.metrics.events.labels(_event_type(entries[res["index"]][0]), res["status"], "http").inc()
     body_out = {"accepted": counts["accepted"], "duplicates": counts["duplicate"],
-                "rejected": counts["rejected"], "results": batch.results}
+                "rejected": counts["rejected"], "results": results}
     return _json(body_out, 202)
 
 
@@ -109,12 +92,6 @@ def _json_body(raw: bytes) -> Any:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidJson(f"the request body is not valid JSON: {exc}") from None
-
-
-def _event_type(item: object) -> str:
-    etype = item.get("type") if isinstance(item, dict) else None
-    known = isinstance(etype, str) and (etype in CUSTOMER_EVENT_TYPES or etype in REFERENCE_EVENT_TYPES)
-    return str(etype) if known else "unknown"
 
 
 async def post_decisions(request: web.Request) -> web.Response:
