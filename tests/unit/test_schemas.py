@@ -216,6 +216,8 @@ def test_openapi_operations_and_statuses() -> None:
         ("/admin/clock", "post"): ["200", "400", "401", "403", "404", "429"],
         ("/admin/customers/{customer_id}/state", "get"): ["200", "401", "403", "404", "429"],
         ("/v1/customers/{customer_id}", "delete"): ["202", "401", "403", "404", "429", "503"],
+        ("/v1/webhooks/{provider}", "post"): ["200", "202", "400", "401", "404", "413", "415", "503"],
+        ("/v1/webhooks/{provider}", "options"): ["200", "400", "404"],
     }
     shared = spec["components"]["responses"]
     for item in paths.values():
@@ -242,6 +244,9 @@ def test_openapi_every_operation_but_the_probes_needs_a_key_with_its_scope() -> 
         ("/admin/clock", "post"): [{"bearerAuth": ["admin"]}],
         ("/admin/customers/{customer_id}/state", "get"): [{"bearerAuth": ["admin"]}],
         ("/v1/customers/{customer_id}", "delete"): [{"bearerAuth": ["admin"]}],
+        # Webhooks carry the provider's own signature instead of a Kairos key.
+        ("/v1/webhooks/{provider}", "post"): [],
+        ("/v1/webhooks/{provider}", "options"): [],
     }
     for (path, method), security in scopes.items():
         responses = spec["paths"][path][method]["responses"]
@@ -258,5 +263,6 @@ def test_openapi_every_operation_but_the_probes_needs_a_key_with_its_scope() -> 
 
 def test_openapi_inline_objects_are_strict() -> None:
     inline = [n for _, n in walk(load_openapi()) if n.get("type") == "object"]
-    assert len(inline) == 4  # admin/clock request and response, Health, erasure receipt
+    # admin/clock request and response, Health, erasure receipt, Event Grid validation answer
+    assert len(inline) == 5
     assert all(n["additionalProperties"] is False for n in inline)
