@@ -1,67 +1,63 @@
-"""Derives the bundled demo catalog (service/data/demo_catalog.ndjson) from real public data.
+"""Derives the bundled demo data in service/data/ from the real public files (run after changing the generator).
 
-Source: aws-samples/retail-demo-store (MIT-0) products.yaml and the London store point, copied in
-../shared/data. The real catalog has no sizes, colours or per-store stock: those fields are
-DERIVED here with a fixed seed (documented in the README), so the demo has something
-real-shaped to decide on. Run: python scripts/make_demo_catalog.py SHARED_DATA_DIR
+- demo_catalog.ndjson: the London demo store (its point and polygon geofence) and 48 products (the
+  first 12 of each fashion category) of the aws-samples/retail-demo-store catalog (MIT-0), with the
+  fields the source lacks DERIVED by service/loaders/catalog.py (seed SEED, listed in each
+  product's `derived`), stock per size online and in the London store.
+- demo_stores.ndjson: the 195 Helsinki fashion shops from OpenStreetMap (ODbL 1.0 — © OpenStreetMap
+  contributors) as store.upserted, with their real opening_hours.
+- demo_incentives.json: the demo store's five coupon offers as incentive data.
+
+Run: python scripts/make_demo_catalog.py [DATA_DIR]   (default: tests/data, the copies of shared/data)
 """
 
 from __future__ import annotations
 
 import json
-import random
 import sys
 from pathlib import Path
 
+import tzfpy
 import yaml
 
-SEED = 20261203
-CATEGORIES = ("apparel", "footwear", "accessories", "jewelry")
-PER_CATEGORY = 12
-STORE_ID = "store-london-01"
+from service.loaders.catalog import SEED, catalog_events, incentives_from_offers
+from service.loaders.stores import StoreDefaults, first_polygon, stores_from_geojson
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "service" / "data"
 OCCURRED_AT = "2026-01-01T00:00:00Z"
-SIZES = {"apparel": ["XS", "S", "M", "L", "XL"], "footwear": ["37", "38", "39", "40", "41", "42"]}
-COLOURS = ["black", "white", "navy", "beige", "red", "green", "grey"]
+STORE_ID = "store-london-01"
+LONDON = StoreDefaults(radius_m=60, store_id=STORE_ID, name="Retail Demo Store London", kind="clothes",
+                       opening_hours="Mo-Sa 10:00-20:00; Su 12:00-18:00; PH off")
 
 
-def main(shared_data: Path, out: Path) -> None:
-    rng = random.Random(SEED)
-    products = yaml.safe_load((shared_data / "catalog/aws_retail_demo_store/products.yaml").read_text())
-    store_point = json.loads((shared_data / "locations/retail_demo_store_store_location.json").read_text())
-    lon, lat = store_point["features"][0]["geometry"]["coordinates"]
-    lines = [{
-        "event_id": f"demo-store-{STORE_ID}", "type": "store.upserted", "occurred_at": OCCURRED_AT,
-        "source": "demo-catalog", "store_id": STORE_ID, "name": "Retail Demo Store London",
-        "location": {"lat": round(lat, 6), "lon": round(lon, 6)}, "radius_m": 60,
-        "opening_hours": "Mo-Sa 10:00-20:00; Su 12:00-18:00", "time_zone": "Europe/London",
-    }]
-    for category in CATEGORIES:
-        picked = [p for p in products if p.get("category") == category][:PER_CATEGORY]
-        for p in picked:
-            sizes = SIZES.get(category)
-            colours = rng.sample(COLOURS, 2)
-            product = {
-                "event_id": f"demo-product-{p['id']}", "type": "product.upserted", "occurred_at": OCCURRED_AT,
-                "source": "demo-catalog", "product_id": p["id"], "name": p["name"], "category": category,
-                "style": p.get("style", ""), "price": float(p["price"]), "currency": "GBP",
-                "gender_affinity": p.get("gender_affinity") or "U", "promoted": bool(p.get("promoted", False)),
-                "image": p.get("image", ""), "colours": colours, "on_sale": rng.random() < 0.2,
-            }
-            if sizes:
-                product["sizes"] = sizes
-            lines.append({k: v for k, v in product.items() if v != ""})
-            for where in ("online", STORE_ID):
-                for size in sizes or [None]:
-                    qty = rng.choice([0, 1, 2, 3, 5, 8]) if where == STORE_ID else rng.choice([0, 4, 10, 25])
-                    stock = {"event_id": f"demo-stock-{where}-{p['id']}-{size or 'one'}", "type": "stock.changed",
-                             "occurred_at": OCCURRED_AT, "source": "demo-catalog", "store_id": where,
-                             "product_id": p["id"], "quantity": qty}
-                    if size:
-                        stock["size"] = size
-                    lines.append(stock)
-    out.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), encoding="utf-8")
-    print(f"wrote {len(lines)} events to {out}")
+def zone_of(lat: float, lon: float) -> str | None:
+    return tzfpy.get_tz(lon, lat) or None
+
+
+def write_ndjson(path: Path, events: list[dict[str, object]]) -> None:
+    path.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events), encoding="utf-8")
+    print(f"wrote {len(events)} events to {path.relative_to(ROOT)}")
+
+
+def main(data: Path) -> None:
+    locations = data / "locations"
+    polygon = first_polygon(json.loads((locations / "retail_demo_store_store_geofence.json").read_text()))
+    london = stores_from_geojson(json.loads((locations / "retail_demo_store_store_location.json").read_text()),
+                                 OCCURRED_AT, zone_of, StoreDefaults(**{**LONDON.__dict__, "geofence": polygon}))
+    catalog_dir = data / "catalog" / "aws_retail_demo_store"
+    products = yaml.safe_load((catalog_dir / "products.yaml").read_text())
+    categories = yaml.safe_load((catalog_dir / "categories.yaml").read_text())
+    catalog = catalog_events(products, categories, OCCURRED_AT, [STORE_ID], seed=SEED, per_category=12)
+    write_ndjson(OUT / "demo_catalog.ndjson", london.events + catalog.events)
+    helsinki = stores_from_geojson(json.loads((locations / "helsinki_fashion_shops.geojson").read_text()),
+                                   OCCURRED_AT, zone_of, StoreDefaults())
+    write_ndjson(OUT / "demo_stores.ndjson", helsinki.events)
+    incentives = incentives_from_offers(json.loads((catalog_dir / "offers.json").read_text()))
+    (OUT / "demo_incentives.json").write_text(json.dumps(incentives, indent=2) + "\n", encoding="utf-8")
+    for problem in london.problems + catalog.problems + helsinki.problems:
+        print("problem:", problem)
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), Path(__file__).resolve().parents[1] / "service/data/demo_catalog.ndjson")
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "tests" / "data")

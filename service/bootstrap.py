@@ -37,6 +37,7 @@ from service.api.drain import InFlight, stop_http
 from service.api.request_validation import RequestValidator
 from service.api.validation import EventValidator
 from service.api.webhook_auth import load_webhook_secrets
+from service.core.geofencing import GeofencingConfig
 from service.core.policy import DEFAULT_POLICY, load_policy
 from service.core.reference import ReferenceData
 from service.core.state import decode_state
@@ -44,6 +45,7 @@ from service.core.state_config import StateConfig
 from service.providers.mapping import mapping_summary
 from service.settings import Settings, SettingsError
 from service.stream import topics
+from service.stream.geofencing_stage import GeofencingStage
 from service.stream.health import consumer_lag, customers_in_state
 from service.stream.processor import StreamRuntime, build_stream
 from service.telemetry.input_metrics import build_input_metrics
@@ -54,6 +56,7 @@ log = logging.getLogger("kairos")
 PACKAGE_DIR = Path(__file__).resolve().parent
 SCHEMA_DIR = PACKAGE_DIR.parent / "schemas"
 DEMO_CATALOG = PACKAGE_DIR / "data" / "demo_catalog.ndjson"
+DEMO_STORES = PACKAGE_DIR / "data" / "demo_stores.ndjson"
 # How long a stop waits for HTTP requests in flight (a slow client uploading a batch) before
 # cutting them off; the stream is stopped after, so their events are still flushed and applied.
 HTTP_DRAIN_TIMEOUT_S = 10.0
@@ -250,9 +253,12 @@ async def _run(settings: Settings, running: Running, stop: asyncio.Event, announ
     await running.feed.start()
     if settings.demo_catalog:
         n = await publish_demo_catalog(running.producer, validator, names, clock.now_ms())
+        n += await publish_demo_catalog(running.producer, validator, names, clock.now_ms(), DEMO_STORES)
         log.info("demo catalog published", extra={"records": n})
+    geofencing = GeofencingStage(reference, GeofencingConfig(
+        settings.geofence_max_accuracy_m, settings.geofence_exit_margin_m, settings.geofence_dwell_s), input_metrics)
     stream = build_stream(settings, names, bootstrap, store_kind, run_dir, metrics, validator, clock.now_ms,
-                          state_config, security)
+                          state_config, security, derive=geofencing if settings.geofencing else None)
     running.stream = stream
     broker_health = BrokerHealth()
     readiness = Readiness(stream, running.feed, metrics, broker_health)

@@ -37,6 +37,10 @@ ERASURES_TABLE = "customer-erasures"
 SOURCE_OFFSET = "source_offset"
 # Characters of the original event kept in a dead-letter record (a record must stay < 1 MB).
 DEAD_LETTER_ORIGINAL_CHARS = 65_536
+# Header on events Kairos derived on the stream (server-side geofencing) and wrote back to the topic.
+HEADER_DERIVED = "kairos-derived"
+# (state after an applied event, the event) -> events derived from it, applied right away.
+Derive = Callable[[Mapping[str, Any], Mapping[str, Any]], list[dict[str, Any]]]
 
 
 @dataclass
@@ -49,7 +53,7 @@ class StreamRuntime:
 def build_stream(
     settings: Settings, names: topics.Topics, bootstrap: list[str], store_kind: str, data_dir: Path,
     metrics: Metrics, validator: EventValidator, now_ms: Callable[[], int], state_config: StateConfig,
-    security: KafkaSecurity = PLAINTEXT,
+    security: KafkaSecurity = PLAINTEXT, derive: Derive | None = None,
 ) -> StreamRuntime:
     """Builds (does not start) the faust app, its table (memory or rocksdb) under `data_dir`."""
     faust_transport.register()
@@ -90,13 +94,20 @@ def build_stream(
                          changelog_topic=app.topic(names.erasures_changelog, key_type=bytes, value_type=bytes,
                                                    partitions=settings.partitions))
     dead_letters = app.topic(names.dead_letters, key_type=bytes, value_type=bytes, partitions=1)
-    applier = RecordApplier(table, metrics, validator, now_ms, state_config, settings.max_future_skew_s, erasures)
+    applier = RecordApplier(table, metrics, validator, now_ms, state_config, settings.max_future_skew_s, erasures,
+                            derive)
 
     @app.agent(customer_topic, name="apply-customer-events")
     async def apply_customer_events(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
             for dead in applier.apply_record(event):
                 await dead_letters.send(key=event.message.key, value=dead)
+            derived = applier.take_derived()
+            if derived:
+                # Already applied to her state; written back so every consumer of the topic sees
+                # them as a provider's would be (re-consumed, they are duplicates by event id).
+                await customer_topic.send(key=event.message.key, value=orjson.dumps(derived),
+                                          headers=[(HEADER_DERIVED, b"geofencing")])
 
     return StreamRuntime(app=app, table=table, customer_topic=customer_topic)
 
@@ -105,14 +116,21 @@ class RecordApplier:
     """Applies one Kafka record to the table; never raises for bad data (it is counted instead)."""
 
     def __init__(self, table: Any, metrics: Metrics, validator: EventValidator, now_ms: Callable[[], int],
-                 cfg: StateConfig, max_future_skew_s: float, erasures: Any) -> None:
+                 cfg: StateConfig, max_future_skew_s: float, erasures: Any, derive: Derive | None = None) -> None:
         self._table = table
+        self._derive = derive
+        self._derived: list[dict[str, Any]] = []
         self._erasures = erasures
         self._metrics = metrics
         self._validator = validator
         self._now_ms = now_ms
         self._cfg = cfg
         self._skew_ms = int(max_future_skew_s * 1000)
+
+    def take_derived(self) -> list[dict[str, Any]]:
+        """Events derived while applying the last record (to be written back to the topic)."""
+        out, self._derived = self._derived, []
+        return out
 
     def apply_record(self, event: EventT[bytes]) -> list[bytes]:
         """Applies the record's events; returns dead-letter records for the ones rejected.
@@ -123,7 +141,7 @@ class RecordApplier:
         headers = message.headers or ()
         names = headers.keys() if isinstance(headers, Mapping) else [k for k, _ in headers]
         # The header only labels metrics: any producer can set it, so every event is validated.
-        source = "ingest" if HEADER_INGEST in names else "kafka"
+        source = "ingest" if HEADER_INGEST in names else "derived" if HEADER_DERIVED in names else "kafka"
         try:
             return self._apply(message, source)
         except Exception as exc:  # a defect, not bad data: keep the events, keep the worker
@@ -185,6 +203,12 @@ class RecordApplier:
                 self._metrics.event_time_to_state.observe(max(self._now_ms() - received_ms, 0) / 1000)
             state = result.state
             changed = changed or result.changed
+            if self._derive is not None and result.outcome == "applied" and state is not None:
+                for derived in self._derive(state, item):
+                    applied = apply_event(state, derived, received_ms, self._cfg)
+                    self._metrics.state_apply.labels(derived["type"], applied.outcome, "derived").inc()
+                    state, changed = applied.state, changed or applied.changed
+                    self._derived.append(derived)
         if changed and state is not None:
             state = {**state, SOURCE_OFFSET: position}
             encoded = encode_state(state)

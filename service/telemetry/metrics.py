@@ -76,7 +76,8 @@ def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         state_apply=Counter(
             "kairos_state_apply_total",
             "Customer events applied on the stream, by outcome (applied, duplicate, late, ignored, rejected) "
-            "and origin (ingest = through Kairos's HTTP ingest, kafka = written to the topic by others).",
+            "and origin (ingest = through Kairos's HTTP ingest, kafka = written to the topic by others, "
+            "derived = made on the stream by server-side geofencing).",
             ["type", "outcome", "origin"], registry=reg,
         ),
         event_time_to_state=Histogram(
