@@ -63,7 +63,8 @@ SIZES = {"apparel": ("XS", "S", "M", "L", "XL"), "socks": ("S/M", "L/XL"), "belt
          "footwear-F": ("36", "37", "38", "39", "40", "41"), "footwear-M": ("40", "41", "42", "43", "44", "45", "46"),
          "footwear": ("37", "38", "39", "40", "41", "42", "43", "44")}
 ONE_SIZE = frozenset({"scarf", "backpack", "bag", "handbag", "glasses", "watch", "bracelet", "necklace", "earrings"})
-GOES_WITH = {"jacket": ("shirt", "scarf", "boot", "sneaker", "backpack"), "shirt": ("jacket", "belt", "formal", "watch"),
+GOES_WITH = {"jacket": ("shirt", "scarf", "boot", "sneaker", "backpack"),
+             "shirt": ("jacket", "belt", "formal", "watch"),
              "scarf": ("jacket", "boot", "handbag"), "socks": ("sneaker", "boot", "formal"),
              "formal": ("shirt", "belt", "socks", "watch"), "sneaker": ("socks", "jacket", "backpack"),
              "boot": ("jacket", "scarf", "socks"), "sandals": ("bag", "glasses", "bracelet"),
@@ -139,7 +140,8 @@ def derive(product: dict[str, Any], occurred_ms: int, seed: int) -> dict[str, An
     average = round(rng.uniform(3.2, 4.9), 1) if count else 0.0
     reviews = []
     for title, body, stars in rng.sample(REVIEWS, min(3, count)):
-        reviews.append({"rating": stars, "title": title, "text": body.format(style=style or "piece"), "locale": "en-GB"})
+        reviews.append({"rating": stars, "title": title, "text": body.format(style=style or "piece"),
+                        "locale": "en-GB"})
     out: dict[str, Any] = {
         "colours": colours, "material": material, "care": care, "gtins": gtins,
         "rating": {"average": average, "count": count}, "reviews": reviews,
