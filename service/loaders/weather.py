@@ -48,7 +48,8 @@ def wmo_condition(code: int) -> str:
 def _observed(event_id: str, at_ms: int, source: str, lat: float, lon: float, condition: str,
               temperature_c: float, precipitation_mm: float | None) -> dict[str, Any]:
     event: dict[str, Any] = {"event_id": event_id[:128], "type": ev.WEATHER_OBSERVED,
-                             "occurred_at": format_rfc3339_ms(at_ms), "source": source, "location": {"lat": round(lat, 5), "lon": round(lon, 5)},
+                             "occurred_at": format_rfc3339_ms(at_ms), "source": source,
+                             "location": {"lat": round(lat, 5), "lon": round(lon, 5)},
                              "condition": condition, "temperature_c": round(temperature_c, 1)}
     if precipitation_mm is not None and precipitation_mm >= 0:
         event["precipitation_mm"] = round(precipitation_mm, 2)
