@@ -1,5 +1,5 @@
-"""Command line: `kairos serve` (the main job), `kairos broker` (the embedded broker alone) and
-`kairos keys create` (a new API key).
+"""Command line: `kairos serve` (the main job), `kairos broker` (the embedded broker alone),
+`kairos keys create` (a new API key) and `kairos load` / `kairos replay` (real input, service/tools).
 
 The only place that reads the environment (through `load_settings`) and configures logging.
 """
@@ -49,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
                         f"else ./{DEFAULT_KEYS_FILE})")
     create.add_argument("--rate-per-s", type=float, help="this key's rate limit (default KAIROS_RATE_LIMIT_PER_S)")
     create.add_argument("--burst", type=int, help="this key's burst (default KAIROS_RATE_LIMIT_BURST)")
+    from service.tools.cli_input import add_commands
+
+    add_commands(sub)
     return parser
 
 
@@ -59,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
         return run_bounded(_broker(args.host, args.port))
     if args.command == "keys":
         return _keys_create(args)
+    if args.command in ("load", "replay"):
+        from service.tools.cli_input import run
+
+        return run(args)
     try:
         settings = load_settings(host=args.host, port=args.port, data_dir=args.data_dir,
                                  kafka_broker=args.kafka_broker, policy_file=args.policy_file,

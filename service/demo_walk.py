@@ -1,0 +1,54 @@
+"""Composition helper for `kairos serve --demo`: the demo customer's walk into the London store,
+started by bootstrap; it feeds the same ingest path as everything else.
+
+The walk: the 13 positions of the retail demo store's customer route (MIT-0,
+service/data/demo_walk_route.json), sent as location.updated for customer `anna` one every
+KAIROS_DEMO_WALK_INTERVAL_S (3 s), event time = now. Server-side geofencing turns the sixth
+position into exactly one geofence.entered for store-london-01 (its polygon); the rest of the
+walk stays inside, so there is no exit and no flapping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from service.api.deps import ApiDeps
+from service.api.ingest_path import ingest_entries
+from service.loaders.routes import route_positions, walk_events
+
+log = logging.getLogger("kairos.demo")
+ROUTE = Path(__file__).resolve().parent / "data" / "demo_walk_route.json"
+DEMO_CUSTOMER = "anna"
+
+
+async def run_demo_walk(deps: ApiDeps, ready: Callable[[], bool], interval_s: float, announce: Callable[[str], None],
+                        route: Path = ROUTE) -> None:
+    """Waits for readiness, then walks; each position goes through the ingest path."""
+    while not ready():
+        await asyncio.sleep(0.2)
+    positions = route_positions(orjson.loads(route.read_bytes()))
+    start_ms = deps.clock.now_ms()
+    events = walk_events(positions, DEMO_CUSTOMER, start_ms, int(interval_s * 1000), id_prefix="demo-walk")
+    announce(f"Demo: customer '{DEMO_CUSTOMER}' walks into the London store, one position every {interval_s:g} s "
+             f"({len(events)} positions); watch GET /admin/customers/{DEMO_CUSTOMER}/state and her decisions")
+    for index, event in enumerate(events):
+        # Event time is when the position is sent, as a live app would report it.
+        live: dict[str, Any] = {**event, "occurred_at": _now(deps)}
+        try:
+            await ingest_entries(deps, [(live, None)], "http")
+        except Exception as exc:  # the demo must never take Kairos down
+            log.warning("demo walk position not sent", extra={"index": index, "reason": repr(exc)[:200]})
+        await asyncio.sleep(interval_s)
+    announce(f"Demo: the walk is done; '{DEMO_CUSTOMER}' is inside store-london-01")
+
+
+def _now(deps: ApiDeps) -> str:
+    from service.core.timeutil import format_rfc3339_ms
+
+    return format_rfc3339_ms(deps.clock.now_ms())
