@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
 def _read(args: argparse.Namespace) -> list[FileEvents]:
     if args.command == "replay":
         opts = Options(mapping=load_mapping_file(args.mapping), customer=args.customer,
-                       walk_start_ms=_now_ms() if args.rebase_time else 0,
+                       walk_start_ms=_now_ms(),
                        walk_step_ms=int(args.walk_step_s * 1000), products=_demo_products())
         return [read_file(path, opts) for path in args.files]
     if args.load_command == "stores":

@@ -4,7 +4,8 @@ a summary.
 
 Files are read and normalised locally (service/tools/files.py, the same normalisers the webhooks
 use), so what arrives is exactly what a webhook would have produced. `--rebase-time` shifts every
-occurred_at by one offset so the earliest event happens now (reference catalog dates are kept).
+occurred_at of a file's customer events by one offset so its earliest happens now (each file on its
+own: recordings from different years all start now; reference data keeps its dates).
 Geofence transitions are read from Kairos's /metrics before and after; notifications are counted
 on the notifications topic when a broker is given (`--kafka-broker`).
 """
@@ -146,9 +147,9 @@ async def replay(files: list[FileEvents], url: str, key: str, speed: float | Non
         summary.ignored.update(f.ignored)
         summary.unmapped.update(f.unmapped)
         summary.rejected.update({f"{f.path.name}: {k}": v for k, v in f.rejected.items()})
+    if rebase_to_ms is not None:  # each recording starts now, whatever year it was made in
+        files = [FileEvents(f.path, f.kind, rebase(f.events, rebase_to_ms)) for f in files]
     events = order_events(files)
-    if rebase_to_ms is not None:
-        events = rebase(events, rebase_to_ms)
     notifications_before = await notifications_count(bootstrap, notifications_topic)
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
         sender = Sender(url, key, session)
