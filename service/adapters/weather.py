@@ -140,7 +140,9 @@ async def poll_weather(client: OpenMeteoClient, places: Callable[[], Iterable[tu
     """Every `every_s`: one observation per distinct cell of `places()`, each published once."""
     published: set[str] = set()
     while not stop.is_set():
-        cells = {weather_cell(lat, lon): (lat, lon) for lat, lon in places()}
+        cells: dict[str, tuple[float, float]] = {}
+        for lat, lon in places():
+            cells.setdefault(weather_cell(lat, lon), (lat, lon))
         for lat, lon in cells.values():
             try:
                 event = await client.observe(lat, lon)
@@ -149,6 +151,8 @@ async def poll_weather(client: OpenMeteoClient, places: Callable[[], Iterable[tu
                 continue
             if event["event_id"] not in published:
                 await publish(event)
+                if len(published) > 100_000:  # bounded: an id repeats only within one TTL anyway
+                    published.clear()
                 published.add(event["event_id"])
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every_s)
