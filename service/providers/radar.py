@@ -69,7 +69,7 @@ def signing_ids(body: object) -> list[str]:
 def normalise(body: object, mapping: IdentityMap) -> list[Outcome]:
     """One Outcome per Radar event (or one for a bare user object). Raises BodyShapeError."""
     events, user = provider_events(body)
-    if not events and user is not None:
+    if isinstance(body, dict) and "events" not in body and "event" not in body and user is not None:
         return [_user_location(user, mapping)]
     return [_event(i, item, user, mapping) for i, item in enumerate(events)]
 
