@@ -45,7 +45,8 @@ def setup() -> tuple[RecordApplier, dict[bytes, bytes], Any]:
 
 
 def walk() -> list[dict[str, Any]]:
-    route = route_positions(json.loads((ROOT / "tests/data/locations/retail_demo_store_customer_route.json").read_text()))
+    path = ROOT / "tests/data/locations/retail_demo_store_customer_route.json"
+    route = route_positions(json.loads(path.read_text()))
     return walk_events(route, "anna", NOW_MS - 13 * 20_000, 20_000)
 
 
@@ -72,7 +73,7 @@ def test_the_walk_gives_one_entry_written_back_once_and_none_on_redelivery() -> 
 
 
 def test_an_old_position_arriving_late_moves_nothing() -> None:
-    applier, table, _ = setup()
+    applier, _table, _ = setup()
     events = walk()
     inside, outside = events[7], events[0]
     applier.apply_record(Event(Message(orjson.dumps([inside]), offset=0)))

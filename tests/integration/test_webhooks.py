@@ -12,7 +12,6 @@ import hmac
 import json
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from service.adapters.clock import SystemClock
+from service.core.timeutil import format_rfc3339_ms
 from tests.integration.conftest import kairos_env
 from tests.integration.harness import (
     TEST_API_KEY,
@@ -55,7 +56,8 @@ def kairos(broker: BrokerProcess, tmp_path_factory: pytest.TempPathFactory) -> I
         "  stores: {geofence_id: {5ca7dd72208530002b30683c: store-london-01}}\n"
         "aws-location:\n  customers: {device_id: {Device1-EXAMPLE: aws-anna}}\n"
         "  stores: {geofence_id: {polygon_14: store-london-01}}\n"
-        "azure-maps:\n  customers: {device_id: {device_1: azure-anna}}\n  stores: {geofence_id: {'2': store-london-01}}\n")
+        "azure-maps:\n  customers: {device_id: {device_1: azure-anna}}\n"
+        "  stores: {geofence_id: {'2': store-london-01}}\n")
     env = kairos_env(broker, f"w{uuid.uuid4().hex[:10]}", KAIROS_MAPPING_FILE=str(mapping), KAIROS_DEMO="true",
                      KAIROS_DEMO_WALK_INTERVAL_S="0.1", **secrets)
     worker = Kairos(data_dir=folder / "data", env=env).start()
@@ -74,8 +76,12 @@ def radar_headers(signing_id: str = "sig-1", token: str = RADAR_TOKEN) -> dict[s
     return {"X-Radar-Signing-Id": signing_id, "X-Radar-Signature": digest}
 
 
+def now_s() -> int:
+    return SystemClock().now_ms() // 1000
+
+
 def kairos_headers(body: bytes, at: int | None = None) -> dict[str, str]:
-    stamp = int(time.time()) if at is None else at
+    stamp = now_s() if at is None else at
     digest = hmac.new(KAIROS_SECRET.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
     return {"X-Kairos-Timestamp": str(stamp), "X-Kairos-Signature": f"v1={digest}"}
 
@@ -109,7 +115,8 @@ def test_radar_multi_event_track_body(kairos: Kairos) -> None:
     assert res.status == 202, res.body
     body = res.json()
     assert_schema("ingest_response.schema.json", body)
-    assert (body["accepted"], body["duplicates"], body["rejected"], body["ignored"], body["unmapped"]) == (2, 0, 0, 8, 0)
+    counts = (body["accepted"], body["duplicates"], body["rejected"], body["ignored"], body["unmapped"])
+    assert counts == (2, 0, 0, 8, 0)
     assert [(r["index"], r["status"]) for r in body["results"]][4:6] == [(4, "accepted"), (5, "accepted")]
     assert body["results"][5] == {"index": 5, "status": "accepted", "event_id": "radar-5dcee0e67e71e80027a7eec8",
                                   "type": "geofence.entered", "provider_event_id": "5dcee0e67e71e80027a7eec8"}
@@ -189,7 +196,7 @@ def test_aws_position_update_is_fenced_on_the_server(kairos: Kairos) -> None:
     # The same device a day later inside the London store's polygon: the server derives the entry.
     moved = json.loads(provider_file("aws_location", "awsdocs_device_position_UPDATE.json"))
     moved["id"] = "moved-1"
-    moved["detail"]["SampleTime"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    moved["detail"]["SampleTime"] = format_rfc3339_ms(SystemClock().now_ms())
     moved["detail"]["Position"] = [-0.1133, 51.5215]
     assert aws(kairos, json.dumps(moved).encode()).json()["accepted"] == 1
     row = eventually(lambda: (geofences(kairos, "aws-anna") or {}).get("store-london-01"))
@@ -213,7 +220,8 @@ def test_azure_event_grid_validation_and_events(kairos: Kairos) -> None:
                   "application/cloudevents+json").json()
     assert cloud["duplicates"] == 1  # the same Azure event id in the other schema
     result = azure(kairos, provider_file("azure_maps", "cloudevent_GeofenceResult.json")).json()
-    assert (result["ignored"], result["results"][0]["reason"]) == (1, "GeofenceResult with the device inside no geometry")
+    assert (result["ignored"], result["results"][0]["reason"]) == (
+        1, "GeofenceResult with the device inside no geometry")
     assert eventually(lambda: (geofences(kairos, "azure-anna") or {}).get("2"))[4] == "store-london-01"
 
 
@@ -234,7 +242,7 @@ def test_generic_signed_batch_keeps_the_good_event_next_to_a_bad_one(kairos: Kai
     result = res.json()
     assert_schema("ingest_response.schema.json", result)
     assert [r["status"] for r in result["results"]] == ["accepted", "rejected"]
-    replayed = post(kairos, "kairos", body, kairos_headers(body, at=int(time.time()) - 301))
+    replayed = post(kairos, "kairos", body, kairos_headers(body, at=now_s() - 301))
     assert (replayed.status, replayed.json()["error"]["code"]) == (401, "invalid_signature")
     tampered = post(kairos, "kairos", body.replace(b"g-1", b"g-9"), kairos_headers(body))
     assert tampered.status == 401

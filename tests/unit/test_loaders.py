@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import collections
-import functools
 import datetime as dt
+import functools
 import gzip
 import json
 from pathlib import Path
