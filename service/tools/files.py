@@ -90,7 +90,9 @@ def read_file(path: Path, opts: Options) -> FileEvents:
         out = FileEvents(path, "kairos-events")
         out.events = [json.loads(line) for line in raw.splitlines() if line.strip()]
         return out
-    document = yaml.safe_load(raw) if name.endswith((".yaml", ".yml")) else json.loads(raw)
+    # The C loader when built: products.yaml (1.4 MB) parses in 0.3 s instead of 3 s.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    document = yaml.load(raw, Loader=loader) if name.endswith((".yaml", ".yml")) else json.loads(raw)
     return read_document(path, document, opts)
 
 
