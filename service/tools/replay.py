@@ -72,6 +72,12 @@ def rebase(events: list[dict[str, Any]], now_ms: int) -> list[dict[str, Any]]:
             for e in events]
 
 
+def rebase_files(files: list[FileEvents], now_ms: int) -> list[FileEvents]:
+    """Each file rebased on its own: recordings made in different years all start now (one offset
+    for all would push the newer ones years into the future, where ingest refuses them)."""
+    return [FileEvents(f.path, f.kind, rebase(f.events, now_ms)) for f in files]
+
+
 class Sender:
     """POSTs batches to /v1/events; retries 503 (broker down) and 429 after Retry-After, bounded."""
 
@@ -147,8 +153,8 @@ async def replay(files: list[FileEvents], url: str, key: str, speed: float | Non
         summary.ignored.update(f.ignored)
         summary.unmapped.update(f.unmapped)
         summary.rejected.update({f"{f.path.name}: {k}": v for k, v in f.rejected.items()})
-    if rebase_to_ms is not None:  # each recording starts now, whatever year it was made in
-        files = [FileEvents(f.path, f.kind, rebase(f.events, rebase_to_ms)) for f in files]
+    if rebase_to_ms is not None:
+        files = rebase_files(files, rebase_to_ms)
     events = order_events(files)
     notifications_before = await notifications_count(bootstrap, notifications_topic)
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
