@@ -34,7 +34,6 @@ from service.api.app import build_http_app
 from service.api.auth import KeysFileError, build_authenticator
 from service.api.deps import ApiDeps, RecentIds, WebhookDeps
 from service.api.drain import InFlight, stop_http
-from service.api.ingest_path import ingest_entries
 from service.api.request_validation import RequestValidator
 from service.api.validation import EventValidator
 from service.api.webhook_auth import load_webhook_secrets
@@ -43,7 +42,7 @@ from service.core.policy import DEFAULT_POLICY, load_policy
 from service.core.reference import ReferenceData
 from service.core.state import decode_state
 from service.core.state_config import StateConfig
-from service.demo_walk import run_demo_walk
+from service.input_tasks import start_input_tasks
 from service.providers.mapping import mapping_summary
 from service.settings import Settings, SettingsError
 from service.stream import topics
@@ -290,37 +289,12 @@ async def _run(settings: Settings, running: Running, stop: asyncio.Event, announ
     await stream.app.start()
     probe = asyncio.create_task(_probe_broker(running.producer, broker_health, metrics))
     running.stops.append(probe.cancel)
-    _start_input_tasks(settings, deps, running, reference, names, lambda: readiness.check()[0], announce)
+    start_input_tasks(settings, deps, running.stops, reference, lambda: readiness.check()[0], announce)
     url = f"http://{settings.host}:{settings.port}"
     announce(f"Kairos listening on {url}  (API /v1/events, /v1/decisions; /metrics, /healthz, /readyz)")
     announce(f"policy {policy['version']}, store {store_kind}, partitions {settings.partitions}"
              + (", TEST CLOCK ON" if settings.test_clock else ""))
     return await _watch(running, stop)
-
-
-def _start_input_tasks(settings: Settings, deps: ApiDeps, running: Running, reference: ReferenceData,
-                       names: topics.Topics, ready: Callable[[], bool], announce: Callable[[str], None]) -> None:
-    """The demo customer's walk (with --demo and the demo catalog) and the weather poller (KAIROS_WEATHER)."""
-    if settings.demo and settings.demo_catalog:
-        walk = asyncio.create_task(run_demo_walk(deps, ready, settings.demo_walk_interval_s, announce))
-        running.stops.append(walk.cancel)
-    if settings.weather:
-        from service.adapters.weather import OpenMeteoClient, poll_weather
-
-        assert deps.webhooks is not None
-        outcomes = deps.webhooks.metrics.weather_fetches
-        client = OpenMeteoClient(settings.weather_url, deps.clock, settings.weather_timeout_s, settings.weather_retries,
-                                 settings.weather_ttl_s, on_outcome=lambda o: outcomes.labels(o).inc())
-        stop = asyncio.Event()
-
-        async def publish(event: dict[str, Any]) -> None:
-            await ingest_entries(deps, [(event, None)], "reference")
-
-        def places() -> list[tuple[float, float]]:
-            return [(s["location"]["lat"], s["location"]["lon"]) for s in reference.stores.values()]
-
-        poller = asyncio.create_task(poll_weather(client, places, publish, settings.weather_ttl_s, stop))
-        running.stops.extend([stop.set, poller.cancel, lambda: asyncio.ensure_future(client.close())])
 
 
 async def _watch(running: Running, stop: asyncio.Event) -> int:

@@ -1,5 +1,6 @@
-"""Composition helper for `kairos serve --demo`: the demo customer's walk into the London store,
-started by bootstrap; it feeds the same ingest path as everything else.
+"""Composition helpers started by bootstrap: the demo customer's walk into the London store
+(`kairos serve --demo`) and the Open-Meteo weather poller (KAIROS_WEATHER). Both feed the same
+ingest path as everything else.
 
 The walk: the 13 positions of the retail demo store's customer route (MIT-0,
 service/data/demo_walk_route.json), sent as location.updated for customer `anna` one every
@@ -20,7 +21,9 @@ import orjson
 
 from service.api.deps import ApiDeps
 from service.api.ingest_path import ingest_entries
+from service.core.reference import ReferenceData
 from service.loaders.routes import route_positions, walk_events
+from service.settings import Settings
 
 log = logging.getLogger("kairos.demo")
 ROUTE = Path(__file__).resolve().parent / "data" / "demo_walk_route.json"
@@ -46,6 +49,32 @@ async def run_demo_walk(deps: ApiDeps, ready: Callable[[], bool], interval_s: fl
             log.warning("demo walk position not sent", extra={"index": index, "reason": repr(exc)[:200]})
         await asyncio.sleep(interval_s)
     announce(f"Demo: the walk is done; '{DEMO_CUSTOMER}' is inside store-london-01")
+
+
+def start_input_tasks(settings: Settings, deps: ApiDeps, stops: list[Callable[[], Any]], reference: ReferenceData,
+                      ready: Callable[[], bool], announce: Callable[[str], None]) -> None:
+    """The demo walk (with --demo and the demo catalog) and the weather poller (KAIROS_WEATHER);
+    their stop hooks go to `stops` (run at shutdown)."""
+    if settings.demo and settings.demo_catalog:
+        walk = asyncio.create_task(run_demo_walk(deps, ready, settings.demo_walk_interval_s, announce))
+        stops.append(walk.cancel)
+    if settings.weather:
+        from service.adapters.weather import OpenMeteoClient, poll_weather
+
+        assert deps.webhooks is not None
+        outcomes = deps.webhooks.metrics.weather_fetches
+        client = OpenMeteoClient(settings.weather_url, deps.clock, settings.weather_timeout_s, settings.weather_retries,
+                                 settings.weather_ttl_s, on_outcome=lambda o: outcomes.labels(o).inc())
+        stop = asyncio.Event()
+
+        async def publish(event: dict[str, Any]) -> None:
+            await ingest_entries(deps, [(event, None)], "reference")
+
+        def places() -> list[tuple[float, float]]:
+            return [(s["location"]["lat"], s["location"]["lon"]) for s in reference.stores.values()]
+
+        poller = asyncio.create_task(poll_weather(client, places, publish, settings.weather_ttl_s, stop))
+        stops.extend([stop.set, poller.cancel, lambda: asyncio.ensure_future(client.close())])
 
 
 def _now(deps: ApiDeps) -> str:
