@@ -62,12 +62,12 @@ from typing import Any, Final, Literal
 
 import orjson
 
+from service.core import events as ev
 from service.core.state_config import (
     DEFAULT_STATE_CONFIG,
     CustomerState,
     StateConfig,
 )
-from service.core import events as ev
 from service.core.state_merge import AFF_LAST, HANDLERS, geofence_time, session_time, stamp_geofence_arrival
 from service.core.timeutil import parse_rfc3339_ms
 
