@@ -33,7 +33,9 @@ Record layout, version 1 — a JSON object encoded with orjson. Times are event-
                 currency]]]]  lines capped at max_order_lines
   loyalty     [points, tier, next_tier|null, next_tier_threshold|null, t] | null
   contacts    [["n", t, notification_id, null, null] | ["c", t, decision_id, block_id,
-                product_id]]
+                product_id] | ["s", t, ref, channel, source, dedup_key|null]]  "s" = a contact
+              Kairos made (push/email sent, incentive shown on a screen: the contact budget,
+              service/core/budget.py); "n"/"c" = her reactions
   profile     {"locale"|"time_zone"|"home_area"|"consent.push"|"consent.email"|
                "size.<category>": [value, t]}  each key latest-wins by event time
   identities  [["d"|"a", id, t]]  linked device ids / anonymous ids
