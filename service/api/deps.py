@@ -12,6 +12,7 @@ from aiohttp import web
 from service.adapters.clock import Clock
 from service.api.validation import EventValidator
 from service.api.wire import FieldError
+from service.core.policy import Policy
 from service.core.reference import ReferenceData
 from service.settings import Settings
 from service.stream.topics import Topics
@@ -53,7 +54,7 @@ class ApiDeps:
     producer: Producer
     read_state: Callable[[str], Mapping[str, Any] | None]
     reference: ReferenceData
-    policy: Callable[[], Mapping[str, Any]]
+    policy: Callable[[], Policy]
     readiness: Callable[[], tuple[bool, list[str]]]
     degraded_reasons: Callable[[], list[str]]
     refresh_gauges: Callable[[], None]

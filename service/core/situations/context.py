@@ -103,6 +103,7 @@ class Context:
     product: ProductFocus | None
     facts: Mapping[str, Any]
     reasons: tuple[tuple[str, str], ...]
+    cfg: SituationConfig
 
     def size_for(self, category: str | None) -> str | None:
         found = None if category is None else self.sizes.get(category)
@@ -220,5 +221,5 @@ def derive_context(
         placement=request["placement"], requested_locale=None if not locale else str(locale),
         local=local, stores=stores, motion=motion, session=session, weather=weather,
         affinities=affinities, sizes=MappingProxyType(sizes_by_category(rec, ref)), loyalty=loyalty,
-        channel=channel, order=order, product=focus, facts=MappingProxyType(facts), reasons=tuple(reasons),
+        channel=channel, order=order, product=focus, facts=MappingProxyType(facts), reasons=tuple(reasons), cfg=cfg,
     )
