@@ -1,5 +1,5 @@
-"""Command line: `kairos serve` (the main job), `kairos broker` (the embedded broker alone) and
-`kairos keys create` (a new API key).
+"""Command line: `kairos serve` (the main job), `kairos broker` (the embedded broker alone),
+`kairos keys create` (a new API key), `kairos check-policy` and `kairos preview` (the policy).
 
 The only place that reads the environment (through `load_settings`) and configures logging.
 """
@@ -34,6 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--kafka-broker", help="Kafka bootstrap host:port list (KAIROS_KAFKA_BROKER; "
                        "empty = embedded broker)")
     serve.add_argument("--policy-file", type=Path, help="decision policy file (KAIROS_POLICY_FILE)")
+    serve.add_argument("--policy-watch-s", type=float, help="reload the policy file when it changes, polled every "
+                       "this many seconds (KAIROS_POLICY_WATCH_S; 0 = off; SIGHUP always reloads)")
     serve.add_argument("--demo", action="store_true", default=None,
                        help="without a keys file, make a development API key with every scope and print it "
                        "(KAIROS_DEMO)")
@@ -49,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
                         f"else ./{DEFAULT_KEYS_FILE})")
     create.add_argument("--rate-per-s", type=float, help="this key's rate limit (default KAIROS_RATE_LIMIT_PER_S)")
     create.add_argument("--burst", type=int, help="this key's burst (default KAIROS_RATE_LIMIT_BURST)")
+    from service.policy_cli import add_commands
+
+    add_commands(sub)
     return parser
 
 
@@ -59,10 +64,18 @@ def main(argv: list[str] | None = None) -> int:
         return run_bounded(_broker(args.host, args.port))
     if args.command == "keys":
         return _keys_create(args)
+    if args.command == "check-policy":
+        from service.policy_cli import check_policy_command
+
+        return check_policy_command(args.file)
+    if args.command == "preview":
+        from service.policy_cli import preview_command
+
+        return preview_command(args)
     try:
         settings = load_settings(host=args.host, port=args.port, data_dir=args.data_dir,
                                  kafka_broker=args.kafka_broker, policy_file=args.policy_file,
-                                 demo=args.demo)
+                                 policy_watch_s=args.policy_watch_s, demo=args.demo)
     except SettingsError as exc:
         print(f"kairos: {exc}", file=sys.stderr)
         return 2
