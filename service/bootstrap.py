@@ -27,6 +27,8 @@ from service.adapters.embedded_broker import BrokerError, EmbeddedBroker
 from service.adapters.kafka_admin import ClusterUnavailable, ensure_topics, wait_for_cluster
 from service.adapters.kafka_security import PLAINTEXT, kafka_security
 from service.adapters.mapping_file import load_mapping_file
+from service.adapters.policy_file import PolicyLoad, read_policy
+from service.adapters.policy_store import PolicyStore
 from service.adapters.producer import EventProducer
 from service.adapters.reference_feed import ReferenceFeed
 from service.adapters.state_epoch import StateAheadOfCluster, check_state_epoch
@@ -38,7 +40,8 @@ from service.api.request_validation import RequestValidator
 from service.api.validation import EventValidator
 from service.api.webhook_auth import load_webhook_secrets
 from service.core.geofencing import GeofencingConfig
-from service.core.policy import DEFAULT_POLICY, load_policy
+from service.core.opening_hours import store_open_at
+from service.core.policy import DEFAULT_POLICY_PATH, Policy
 from service.core.reference import ReferenceData
 from service.core.state import decode_state
 from service.core.state_config import StateConfig
@@ -148,14 +151,48 @@ def prepare_data_dir(settings: Settings) -> tuple[Path, bool]:
     return state_dir, False
 
 
-def load_policy_file(path: Path | None) -> dict[str, Any]:
-    if path is None:
-        return load_policy(DEFAULT_POLICY)
-    import yaml
+def policy_schema_check(directory: Path | None = None) -> Callable[[object], list[tuple[str, str]]]:
+    """The policy schema as a check: document -> [(JSON pointer, reason)]."""
+    validator = RequestValidator.from_directory(directory or schema_dir(), "policy.schema.json")
 
-    text = path.read_text(encoding="utf-8")
-    document = orjson.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    return load_policy(document)
+    def check(document: object) -> list[tuple[str, str]]:
+        if not isinstance(document, dict):
+            return [("", "the policy must be an object (a YAML mapping) with version, blocks, screens and texts")]
+        return [(e.pointer, e.reason) for e in validator.validate(document)]
+
+    return check
+
+
+def read_policy_file(path: Path | None, check: Callable[[object], list[tuple[str, str]]] | None = None) -> PolicyLoad:
+    """The policy file (or the shipped default), checked; see service.adapters.policy_file."""
+    return read_policy(path or DEFAULT_POLICY_PATH, check or policy_schema_check())
+
+
+def load_policy_file(path: Path | None) -> Policy:
+    """The checked, compiled policy; raises PolicyFileError listing every error."""
+    loaded = read_policy_file(path)
+    if loaded.policy is None:
+        raise PolicyFileError(loaded)
+    for problem in loaded.problems:
+        log.warning(f"policy warning: {problem}")
+    return loaded.policy
+
+
+class PolicyFileError(Exception):
+    """The policy file Kairos was started with is invalid (one line per error)."""
+
+    def __init__(self, loaded: PolicyLoad) -> None:
+        lines = "\n".join(str(p) for p in loaded.errors)
+        super().__init__(f"the policy file is invalid; fix it (kairos check-policy FILE shows the same):\n{lines}")
+
+
+def _policy_metrics(metrics: Metrics) -> Callable[[str, Policy], None]:
+    def record(result: str, policy: Policy) -> None:
+        metrics.policy_reloads.labels(result).inc()
+        metrics.policy_version.clear()
+        metrics.policy_version.labels(policy.version).set(1)
+
+    return record
 
 
 async def publish_demo_catalog(producer: EventProducer, validator: EventValidator, names: topics.Topics,
@@ -188,7 +225,8 @@ async def serve(settings: Settings, announce: Callable[[str], None] = print) -> 
     running = Running()
     try:
         exit_code = await _run(settings, running, stop, announce)
-    except (StateAheadOfCluster, ClusterUnavailable, BrokerError, KeysFileError, SettingsError) as exc:
+    except (StateAheadOfCluster, ClusterUnavailable, BrokerError, KeysFileError, SettingsError,
+            PolicyFileError) as exc:
         # Operator errors with a clear next step: a log line, exit code 1, no traceback.
         log.error(str(exc))
         exit_code = 1
@@ -238,9 +276,16 @@ async def _run(settings: Settings, running: Running, stop: asyncio.Event, announ
         await check_state_epoch(bootstrap, names.state_epoch, settings.group_id, run_dir, security=security)
     validator = EventValidator.from_directory(schema_dir())
     request_validator = RequestValidator.from_directory(schema_dir(), "decision_request.schema.json")
-    policy = load_policy_file(settings.policy_file)
-    metrics.policy_version.labels(str(policy["version"])).set(1)
-    reference = ReferenceData()
+    first = read_policy_file(settings.policy_file, policy_schema_check())
+    if first.policy is None:
+        raise PolicyFileError(first)
+    for problem in first.problems:
+        log.warning(f"policy warning: {problem}")
+    policy_store = PolicyStore(settings.policy_file, first.policy, first.digest,
+                               lambda path: read_policy_file(path, policy_schema_check()), _policy_metrics(metrics))
+    metrics.policy_version.labels(first.policy.version).set(1)
+    # Opening hours decide "open now" for store recommendations (unknown hours: shown, open_now null).
+    reference = ReferenceData(open_check=store_open_at)
     state_config = StateConfig(late_grace_ms=int(settings.late_grace_s * 1000),
                                max_future_skew_ms=int(settings.max_future_skew_s * 1000))
     running.producer = EventProducer(bootstrap, request_timeout_s=settings.produce_timeout_s, security=security)
@@ -277,7 +322,7 @@ async def _run(settings: Settings, running: Running, stop: asyncio.Event, announ
     deps = ApiDeps(
         settings=settings, metrics=metrics, clock=clock, event_validator=validator,
         validate_decision_request=request_validator.validate, producer=running.producer,
-        read_state=read_state, reference=reference, policy=lambda: policy,
+        read_state=read_state, reference=reference, policy=lambda: policy_store.current,
         readiness=readiness.check, degraded_reasons=readiness.degraded,
         refresh_gauges=refresh_gauges, recent_ids=RecentIds(), topics=names, webhooks=webhooks,
     )
@@ -290,9 +335,15 @@ async def _run(settings: Settings, running: Running, stop: asyncio.Event, announ
     probe = asyncio.create_task(_probe_broker(running.producer, broker_health, metrics))
     running.stops.append(probe.cancel)
     start_input_tasks(settings, deps, running.stops, reference, lambda: readiness.check()[0], announce)
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGHUP, policy_store.reload)
+    running.stops.append(lambda: loop.remove_signal_handler(signal.SIGHUP))
+    if settings.policy_watch_s > 0 and settings.policy_file is not None:
+        watcher = asyncio.create_task(policy_store.watch(settings.policy_watch_s))
+        running.stops.append(watcher.cancel)
     url = f"http://{settings.host}:{settings.port}"
     announce(f"Kairos listening on {url}  (API /v1/events, /v1/decisions; /metrics, /healthz, /readyz)")
-    announce(f"policy {policy['version']}, store {store_kind}, partitions {settings.partitions}"
+    announce(f"policy {policy_store.current.version}, store {store_kind}, partitions {settings.partitions}"
              + (", TEST CLOCK ON" if settings.test_clock else ""))
     return await _watch(running, stop)
 

@@ -1,5 +1,6 @@
 """Command line: `kairos serve` (the main job), `kairos broker` (the embedded broker alone),
-`kairos keys create` (a new API key) and `kairos load` / `kairos replay` (real input, service/tools).
+`kairos keys create` (a new API key), `kairos load` / `kairos replay` (real input, service/tools),
+`kairos check-policy` and `kairos preview` (the policy).
 
 The only place that reads the environment (through `load_settings`) and configures logging.
 """
@@ -34,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--kafka-broker", help="Kafka bootstrap host:port list (KAIROS_KAFKA_BROKER; "
                        "empty = embedded broker)")
     serve.add_argument("--policy-file", type=Path, help="decision policy file (KAIROS_POLICY_FILE)")
+    serve.add_argument("--policy-watch-s", type=float, help="reload the policy file when it changes, polled every "
+                       "this many seconds (KAIROS_POLICY_WATCH_S; 0 = off; SIGHUP always reloads)")
     serve.add_argument("--demo", action="store_true", default=None,
                        help="without a keys file, make a development API key with every scope and print it "
                        "(KAIROS_DEMO)")
@@ -49,9 +52,11 @@ def _parser() -> argparse.ArgumentParser:
                         f"else ./{DEFAULT_KEYS_FILE})")
     create.add_argument("--rate-per-s", type=float, help="this key's rate limit (default KAIROS_RATE_LIMIT_PER_S)")
     create.add_argument("--burst", type=int, help="this key's burst (default KAIROS_RATE_LIMIT_BURST)")
-    from service.tools.cli_input import add_commands
+    from service.policy_cli import add_commands as add_policy_commands
+    from service.tools.cli_input import add_commands as add_input_commands
 
-    add_commands(sub)
+    add_input_commands(sub)
+    add_policy_commands(sub)
     return parser
 
 
@@ -66,10 +71,18 @@ def main(argv: list[str] | None = None) -> int:
         from service.tools.cli_input import run
 
         return run(args)
+    if args.command == "check-policy":
+        from service.policy_cli import check_policy_command
+
+        return check_policy_command(args.file)
+    if args.command == "preview":
+        from service.policy_cli import preview_command
+
+        return preview_command(args)
     try:
         settings = load_settings(host=args.host, port=args.port, data_dir=args.data_dir,
                                  kafka_broker=args.kafka_broker, policy_file=args.policy_file,
-                                 demo=args.demo)
+                                 policy_watch_s=args.policy_watch_s, demo=args.demo)
     except SettingsError as exc:
         print(f"kairos: {exc}", file=sys.stderr)
         return 2

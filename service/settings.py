@@ -38,6 +38,9 @@ class Settings:
     # Prepended to every topic name ("" = none), so several deployments can share one cluster.
     topic_prefix: str = ""
     policy_file: Path | None = None
+    # Reload the policy file when its bytes change, polled every this many seconds (0 = off;
+    # SIGHUP always reloads).
+    policy_watch_s: float = 0.0
     demo_catalog: bool = True
     test_clock: bool = False
     # Short by default: Tansu completes a group join only after session_timeout / 2 (BROKER.md).
@@ -183,6 +186,8 @@ def validate(s: Settings) -> None:
         parse_broker_list(s.kafka_broker)
     if s.topic_prefix and not all(c.isalnum() or c in "._-" for c in s.topic_prefix):
         raise SettingsError(f"KAIROS_TOPIC_PREFIX={s.topic_prefix!r}: use letters, digits, '.', '_' or '-'")
+    if s.policy_watch_s < 0:
+        raise SettingsError(f"KAIROS_POLICY_WATCH_S={s.policy_watch_s}: use 0 (off) or a positive number of seconds")
     if not s.rate_limit_per_s > 0:
         raise SettingsError(f"KAIROS_RATE_LIMIT_PER_S={s.rate_limit_per_s}: use a number greater than 0")
     if s.rate_limit_burst < 1:

@@ -13,6 +13,7 @@ from service.adapters.clock import Clock
 from service.api.validation import EventValidator
 from service.api.webhook_auth import WebhookSecrets
 from service.api.wire import FieldError
+from service.core.policy import Policy
 from service.core.reference import ReferenceData
 from service.providers.mapping import IdentityMap
 from service.settings import Settings
@@ -65,7 +66,7 @@ class ApiDeps:
     producer: Producer
     read_state: Callable[[str], Mapping[str, Any] | None]
     reference: ReferenceData
-    policy: Callable[[], Mapping[str, Any]]
+    policy: Callable[[], Policy]
     readiness: Callable[[], tuple[bool, list[str]]]
     degraded_reasons: Callable[[], list[str]]
     refresh_gauges: Callable[[], None]

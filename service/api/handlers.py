@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import time
 import uuid
-from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -25,6 +24,7 @@ from service.api.ingest import error_details
 from service.api.ingest_path import ingest_entries
 from service.api.wire import BodyError, FieldError, parse_json_array, parse_ndjson
 from service.core.decide import decide_with_context, decision_record
+from service.core.policy import Policy
 from service.core.state import StateFormatError
 from service.core.timeutil import format_rfc3339_ms, parse_rfc3339_ms
 
@@ -71,18 +71,9 @@ async def post_events(request: web.Request) -> web.Response:
 
 
 
-def policy_placements(policy: Mapping[str, Any]) -> frozenset[str]:
-    """Every placement a screen of the policy names (cached per policy object)."""
-    cached = _PLACEMENTS.get(id(policy))
-    if cached is None or cached[0] is not policy:
-        names = frozenset(p for screen in policy.get("screens", ())
-                          for p in screen.get("when", {}).get("placements", ()))
-        cached = (policy, names)
-        _PLACEMENTS[id(policy)] = cached
-    return cached[1]
-
-
-_PLACEMENTS: dict[int, tuple[Mapping[str, Any], frozenset[str]]] = {}
+def policy_placements(policy: Policy) -> frozenset[str]:
+    """Every placement a screen of the policy names."""
+    return policy.placements
 
 
 def _json_body(raw: bytes) -> Any:

@@ -1,198 +1,138 @@
-"""Core layer: one whole-screen decision from state, request, reference data and policy (pure)."""
+"""Core layer: one whole-screen decision from state, request, reference data and policy (pure).
+
+derive_context (every situation) -> the first policy screen whose conditions hold -> its blocks
+in order, each filled by its source under the shared rules (service.core.blocks) -> at most one
+incentive (service.core.incentives) -> texts in her locale's chain. Deterministic: the same
+state, request, reference data, policy and now_ms give the same answer but for decision_id.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from service.core import state_read as read
-from service.core.policy import DEFAULT_LIMIT
+from service.core.blocks import Fill, finish
+from service.core.budget import sent_contacts
+from service.core.incentives import choose_incentive
+from service.core.policy import Policy, load_policy
+from service.core.policy.conditions import describe, describe_when, first_failure
+from service.core.policy.model import BlockSpec, Screen, When
+from service.core.policy.texts import locale_chain, text
 from service.core.reference import ReferenceData
+from service.core.situations.context import Context, derive_context
+from service.core.situations.facts import record
+from service.core.sources import (
+    Inputs,
+    back_in_stock,
+    bestsellers,
+    last_seen,
+    new_arrivals_for_you,
+    outfit_for_order,
+    recently_scanned,
+    store_mode_picks,
+    themes_block,
+    wishlist,
+)
+from service.core.sources_product import (
+    goes_with,
+    goes_with_in_store,
+    nearby_availability,
+    other_colours_sizes,
+    product_details,
+    resume_session,
+    scan_prompt,
+    store_recommendation,
+)
 from service.core.timeutil import format_rfc3339_ms
 
 MAX_REASONS = 50
 MAX_DETAIL = 512
-MAX_NAME = 256
-_VIEWS_SCANNED = 50  # the most last_seen can hold (StateConfig.max_views)
-# Sources whose items are dropped when stock is known and zero in every store and online.
-_STOCK_FILTERED = frozenset({"last_seen", "bestsellers", "recently_scanned"})
 
-
-@dataclass(frozen=True, slots=True)
-class Situation:
-    """What decide derived about the customer's situation at now_ms."""
-
-    placement: str
-    device_type: str
-    cold_start: bool
-    located: bool
-    store_id: str | None
-    geofence_id: str | None
-    store_seen_ms: int | None
-
-
-def _store_of(presence: read.StorePresence, ref: ReferenceData) -> str | None:
-    if presence.store_id is not None:
-        return presence.store_id
-    return presence.geofence_id if presence.geofence_id in ref.stores else None
-
-
-def derive_situation(
-    state: Mapping[str, Any] | None,
-    request: Mapping[str, Any],
-    ref: ReferenceData,
-    policy: Mapping[str, Any],
-    now_ms: int,
-) -> Situation:
-    """In store = inside a store geofence confirmed within policy in_store_max_age_ms;
-    located = the request carries a location or a fix is within located_max_age_ms."""
-    store_id = geofence_id = seen_ms = None
-    located = request.get("location") is not None
-    if state is not None:
-        for presence in read.store_presence(state, now_ms, policy["in_store_max_age_ms"]):
-            store_id = _store_of(presence, ref)
-            if store_id is not None:
-                geofence_id, seen_ms = presence.geofence_id, presence.last_seen_ms
-                break
-        fix = read.last_location(state)
-        located = located or (fix is not None and fix.t_ms >= now_ms - policy["located_max_age_ms"])
-    return Situation(
-        placement=request["placement"],
-        device_type=request["device"]["type"],
-        cold_start=state is None,
-        located=located,
-        store_id=store_id,
-        geofence_id=geofence_id,
-        store_seen_ms=seen_ms,
-    )
-
-
-def _matches(when: Mapping[str, Any], s: Situation) -> bool:
-    facts = {"in_store": s.store_id is not None, "located": s.located, "cold_start": s.cold_start}
-    if "placements" in when and s.placement not in when["placements"]:
-        return False
-    if "device_types" in when and s.device_type not in when["device_types"]:
-        return False
-    return all(when[k] == v for k, v in facts.items() if k in when)
-
-
-def _describe(screen_id: str, s: Situation, now_ms: int) -> str:
-    detail = (
-        f"{screen_id}: placement {s.placement}, device {s.device_type}, "
-        f"in_store={s.store_id is not None}, located={s.located}, cold_start={s.cold_start}"
-    )
-    if s.store_id is not None and s.store_seen_ms is not None:
-        age_s = max(now_ms - s.store_seen_ms, 0) // 1000
-        detail += f"; inside store {s.store_id} (geofence {s.geofence_id}) confirmed {age_s} s before"
-    return detail
-
-
-def _store_picks(state: Mapping[str, Any] | None, ref: ReferenceData, store_id: str, reserve: int) -> Iterator[str]:
-    """Her wishlist and viewed products in stock here (in her size), promoted ones, the rest."""
-    wished = dict(read.wishlist_items(state)) if state is not None else {}
-    personal = [*wished, *(read.last_seen(state, _VIEWS_SCANNED) if state is not None else [])]
-
-    def her_size(pid: str) -> str | None:
-        if wished.get(pid) is not None:
-            return wished[pid]
-        category = (ref.products.get(pid) or {}).get("category")
-        return read.size_for(state, category) if state is not None and category else None
-
-    promoted = ref.promoted_ids()
-    for pid in [*personal, *promoted]:
-        if ref.in_stock_at(store_id, pid, her_size(pid)):
-            yield pid
-    # Any size; enough ids that repeats of the ones above cannot leave the block short.
-    yield from ref.products_in_stock_at(store_id, reserve + len(personal) + len(promoted))
-
-
-def _candidates(
-    source: str, state: Mapping[str, Any] | None, ref: ReferenceData, s: Situation, reserve: int
-) -> Iterator[str]:
-    if source == "bestsellers":
-        yield from ref.bestseller_ids()
-    elif source == "store_picks" and s.store_id is not None:
-        yield from _store_picks(state, ref, s.store_id, reserve)
-    elif state is None:
-        return
-    elif source == "last_seen":
-        yield from read.last_seen(state, _VIEWS_SCANNED)
-    elif source == "wishlist":
-        yield from (pid for pid, _size in read.wishlist_items(state))
-    elif source == "recently_scanned":
-        yield from read.recently_scanned(state, _VIEWS_SCANNED)
-
-
-def _ids(ids: Sequence[str]) -> str:
-    shown = ", ".join(ids[:10])
-    return shown if len(ids) <= 10 else f"{shown} (+{len(ids) - 10} more)"
-
-
-def _fill_block(
-    spec: Mapping[str, Any],
-    state: Mapping[str, Any] | None,
-    ref: ReferenceData,
-    s: Situation,
-    placed: set[str],
-    reasons: list[tuple[str, str]],
-) -> dict[str, Any] | None:
-    source, block_id = spec["source"], spec["id"]
-    if source == "scan_prompt":
-        return {"id": block_id, "kind": spec["kind"], "items": []}
-    limit = spec.get("limit", DEFAULT_LIMIT)
-    items: list[dict[str, Any]] = []
-    dropped: list[str] = []
-    repeated: list[str] = []
-    considered: set[str] = set()  # a source may offer one product twice; count it once
-    for pid in _candidates(source, state, ref, s, limit + len(placed)):
-        if pid in considered:
-            continue
-        considered.add(pid)
-        if pid in placed:
-            repeated.append(pid)
-            continue
-        if source in _STOCK_FILTERED and ref.in_stock_anywhere(pid) is False:
-            dropped.append(pid)
-            continue
-        name = ref.product_name(pid)
-        items.append({"product_id": pid, "name": name[:MAX_NAME]} if name else {"product_id": pid})
-        placed.add(pid)
-        if len(items) >= limit:
-            break
-    if dropped:
-        reasons.append(("filtered_out_of_stock", f"{block_id}: {_ids(dropped)}"))
-    if repeated:
-        reasons.append(("deduplicated", f"{block_id}: already on screen: {_ids(repeated)}"))
-    if source == "bestsellers" and items and not ref.promoted_ids():
-        reasons.append(("bestsellers_fallback", f"{block_id}: no promoted products, catalogue by id"))
-    if not items:
-        reasons.append(("block_empty", f"{block_id}: nothing to show, block omitted"))
-        return None
-    return {"id": block_id, "kind": spec["kind"], "items": items}
-
-
-_FALLBACK_SCREEN: Mapping[str, Any] = {
-    "id": "home",
-    "when": {},
-    "blocks": [{"id": "bestsellers", "source": "bestsellers", "kind": "grid", "limit": DEFAULT_LIMIT}],
+SOURCES = {
+    "last_seen": last_seen, "recently_scanned": recently_scanned, "wishlist": wishlist,
+    "back_in_stock": back_in_stock, "new_arrivals_for_you": new_arrivals_for_you, "bestsellers": bestsellers,
+    "themes": themes_block, "outfit_for_order": outfit_for_order, "store_mode_picks": store_mode_picks,
+    "product_details": product_details, "other_colours_sizes": other_colours_sizes,
+    "nearby_availability": nearby_availability, "goes_with_in_store": goes_with_in_store, "goes_with": goes_with,
+    "store_recommendation": store_recommendation, "resume_session": resume_session, "scan_prompt": scan_prompt,
 }
+
+_FALLBACK_BLOCK = BlockSpec("bestsellers", "bestsellers", "grid", 10)
+_FALLBACK = Screen("home", "home", When(), ("bestsellers",))
+
+
+def _screen(policy: Policy, ctx: Context, reasons: list[tuple[str, str]]) -> Screen:
+    skipped: list[str] = []
+    for screen in policy.screens:
+        failed = first_failure(screen.when, ctx.facts)
+        if failed is None:
+            if skipped:
+                reasons.append(("screen.skipped", "; ".join(skipped)))
+            reasons.append(("screen.matched", f"{screen.id} (layout {screen.layout}): {describe_when(screen.when)}"))
+            return screen
+        skipped.append(f"{screen.id}: {describe(failed)} does not hold")
+    reasons.append(("screen.no_rule_matched", "no policy screen matched; built-in fallback home screen"))
+    return _FALLBACK
+
+
+def _block(spec: BlockSpec, inp: Inputs, chain: tuple[str, ...], placed: set[str],
+           reasons: list[tuple[str, str]]) -> dict[str, Any] | None:
+    kind, limit, title, themes = spec.kind, spec.limit, spec.title, spec.themes
+    for i, variant in enumerate(spec.variants):
+        if first_failure(variant.when, inp.ctx.facts) is None:
+            kind, limit = variant.kind or kind, variant.limit or limit
+            title = variant.title or title
+            themes = variant.themes if variant.themes is not None else themes
+            reasons.append(("block.variant", f"{spec.id}: variant {i} ({describe_when(variant.when)})"))
+            break
+    fill: Fill = SOURCES[spec.source](inp, themes)
+    return finish(spec, kind, limit, text(inp.policy, chain, title), fill, inp.ctx, inp.ref, inp.policy, placed,
+                  reasons)
+
+
+def _context_summary(ctx: Context) -> dict[str, Any]:
+    here = ctx.stores.position
+    resume = ctx.session.resume
+    return {
+        "local_time": ctx.local.iso,
+        "time_zone": ctx.local.time_zone,
+        "daypart": ctx.local.daypart,
+        "device_type": ctx.facts["device"],
+        "in_store_id": ctx.store_id,
+        "near_store_ids": [s.store_id for s in ctx.stores.near][:50],
+        "geofences": [] if ctx.stores.in_store is None else list(ctx.stores.in_store.geofence_ids)[:50],
+        "on_the_move": ctx.motion.on_the_move,
+        "commuting": ctx.motion.commuting,
+        "location_age_s": None if here is None else max(ctx.now_ms - here.t_ms, 0) / 1000,
+        "weather_condition": ctx.weather.condition,
+        "temperature_c": ctx.weather.temperature_c,
+        "loyalty_tier": None if ctx.loyalty is None else ctx.loyalty.tier,
+        "resumable_session_id": None if resume is None else resume.session_id,
+        "channel_history": ctx.channel.kind,
+    }
+
+
+def _reasons(reasons: list[tuple[str, str]]) -> list[dict[str, str]]:
+    if len(reasons) > MAX_REASONS:
+        dropped = len(reasons) - MAX_REASONS + 1
+        reasons = [*reasons[: MAX_REASONS - 1], ("reasons.truncated", f"{dropped} more reasons left out")]
+    return [{"code": code, "detail": detail[:MAX_DETAIL]} for code, detail in reasons]
 
 
 def decide(
     state: Mapping[str, Any] | None,
     request: Mapping[str, Any],
     ref: ReferenceData,
-    policy: Mapping[str, Any],
+    policy: Policy | Mapping[str, Any],
     now_ms: int,
     decision_id: str,
     degraded_reasons: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Decide one screen for a schema-valid request; deterministic except for decision_id.
 
-    `state` None means an unknown customer (cold start); `policy` must have passed
-    validate_policy. `degraded_reasons` (e.g. "state_unavailable") are passed through and set
-    `degraded`. Returns the POST /v1/decisions response body.
+    `state` None means an unknown customer (cold start). `degraded_reasons` (e.g.
+    "state_unavailable") are passed through and set `degraded`. Returns the POST /v1/decisions
+    response body (schemas/decision_response.schema.json).
     """
     return decide_with_context(state, request, ref, policy, now_ms, decision_id, degraded_reasons)[0]
 
@@ -201,55 +141,54 @@ def decide_with_context(
     state: Mapping[str, Any] | None,
     request: Mapping[str, Any],
     ref: ReferenceData,
-    policy: Mapping[str, Any],
+    policy: Policy | Mapping[str, Any],
     now_ms: int,
     decision_id: str,
     degraded_reasons: Sequence[str] = (),
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """decide(), plus the summary of the situation it saw, for the audit record's `context`."""
-    situation = derive_situation(state, request, ref, policy, now_ms)
+    compiled = load_policy(policy)
+    ctx = derive_context(state, request, ref, compiled.situations, now_ms)
     reasons: list[tuple[str, str]] = []
-    if situation.cold_start:
+    if ctx.cold_start:
         reasons.append(("cold_start", "nothing known about this customer yet"))
-    screen = next((sc for sc in policy["screens"] if _matches(sc.get("when", {}), situation)), None)
-    if screen is None:
-        reasons.append(("no_rule_matched", "no policy screen matched; default home screen"))
-        screen = _FALLBACK_SCREEN
-    else:
-        reasons.append(("screen_rule", _describe(screen["id"], situation, now_ms)))
+    screen = _screen(compiled, ctx, reasons)
+    reasons.extend(ctx.reasons)
+    chain = locale_chain(compiled, ctx.requested_locale)
+    inp = Inputs(ctx, record(state), ref, compiled)
     placed: set[str] = set()
-    blocks = [
-        block
-        for spec in screen["blocks"]
-        if (block := _fill_block(spec, state, ref, situation, placed, reasons)) is not None
-    ]
-    updated = state.get("updated_at_ms") if state is not None else None
-    context = {
-        "device_type": situation.device_type,
-        "in_store_id": situation.store_id,
-        "geofences": [] if situation.geofence_id is None else [situation.geofence_id],
-    }
-    return {
+    blocks = []
+    for block_id in screen.blocks:
+        spec = compiled.blocks.get(block_id, _FALLBACK_BLOCK)
+        block = _block(spec, inp, chain, placed, reasons)
+        if block is not None:
+            blocks.append(block)
+    incentive = choose_incentive(compiled, screen, ctx, sent_contacts(state), chain, reasons)
+    updated = None if state is None else state.get("updated_at_ms")
+    decision = {
         "decision_id": decision_id,
         "customer_id": request["customer_id"],
         "placement": request["placement"],
-        "screen": screen["id"],
+        "screen": screen.id,
+        "layout": screen.layout,
+        "locale": chain[0],
         "blocks": blocks,
-        "incentive": None,
-        "reasons": [{"code": code, "detail": detail[:MAX_DETAIL]} for code, detail in reasons[:MAX_REASONS]],
+        "incentive": incentive,
+        "reasons": _reasons(reasons),
         "state_as_of": None if updated is None else format_rfc3339_ms(updated),
         "degraded": bool(degraded_reasons),
         "degraded_reasons": [r[:128] for r in degraded_reasons[:20]],
-        "policy_version": policy["version"],
+        "policy_version": compiled.version,
         "decided_at": format_rfc3339_ms(now_ms),
-        "cold_start": situation.cold_start,
-    }, context
+        "cold_start": ctx.cold_start,
+    }
+    return decision, _context_summary(ctx)
 
 
 def decision_record(request: Mapping[str, Any], decision: Mapping[str, Any], context: Mapping[str, Any],
                     latency_s: float | None = None) -> dict[str, Any]:
     """The audit record written to the decisions topic (schemas/decision_record.schema.json)."""
-    record: dict[str, Any] = {"v": 1, "request": dict(request), "decision": dict(decision), "context": dict(context)}
+    out: dict[str, Any] = {"v": 1, "request": dict(request), "decision": dict(decision), "context": dict(context)}
     if latency_s is not None:
-        record["latency_s"] = latency_s
-    return record
+        out["latency_s"] = latency_s
+    return out

@@ -12,7 +12,7 @@ decimal half away from zero, written "lat,lon" with one decimal (e.g. "51.5,-0.1
 from __future__ import annotations
 
 import heapq
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, NamedTuple
@@ -62,6 +62,12 @@ class ReferenceData:
     stock: dict[str, dict[tuple[str, str], StockLevel]] = field(default_factory=dict)
     weather: dict[str, dict[str, Any]] = field(default_factory=dict)
     versions: dict[tuple[str, str], Version] = field(default_factory=dict)
+    # product_id -> (store_id, size) -> event time its stock last went from 0 to above 0
+    restocked_at: dict[str, dict[tuple[str, str], int]] = field(default_factory=dict)
+    # Whether a store is open at epoch ms (True/False), or None when unknown. None here: unknown
+    # for every store — decisions treat unknown as allowed and say so. The opening-hours parser
+    # (OSM opening_hours) plugs in here.
+    open_check: Callable[[Mapping[str, Any], int], bool | None] | None = field(default=None, repr=False)
     _store_products: dict[str, set[str]] = field(default_factory=dict, repr=False)
     _promoted: list[str] | None = field(default=None, repr=False)
     _bestsellers: list[str] | None = field(default=None, repr=False)
@@ -103,6 +109,14 @@ class ReferenceData:
         if self._bestsellers is None:
             self._bestsellers = self.promoted_ids() or sorted(self.products)
         return self._bestsellers
+
+    def is_open(self, store_id: str, now_ms: int) -> bool | None:
+        """Whether the store is open at now_ms; None when unknown (no check plugged in, or the
+        check cannot tell)."""
+        store = self.stores.get(store_id)
+        if store is None or self.open_check is None:
+            return None
+        return self.open_check(store, now_ms)
 
     def weather_at(self, lat: float, lon: float) -> dict[str, Any] | None:
         return self.weather.get(weather_cell(lat, lon))
@@ -168,5 +182,9 @@ def apply_reference_event(ref: ReferenceData, event: Mapping[str, Any]) -> bool:
     if not is_newer(version, None if current is None else current.version):
         return False
     levels[key] = StockLevel(event["quantity"], version)
+    if current is not None and current.quantity == 0 and event["quantity"] > 0:
+        ref.restocked_at.setdefault(product_id, {})[key] = version[0]
+    elif event["quantity"] == 0:
+        ref.restocked_at.get(product_id, {}).pop(key, None)
     ref.refresh_store_index(store_id, product_id)
     return True

@@ -13,9 +13,13 @@ Record layout, version 1 — a JSON object encoded with orjson. Times are event-
   seen_ids        str  de-dup ring, oldest first: one 12-char base64url BLAKE2b-72 digest per
                        event_id (fixed width whatever the id length), at most dedup_ring_size
   locations   [[t, lat, lon, accuracy_m|null, speed_mps|null]]
-  geofences   {geofence_id: [entered_at, last_seen_at, exited_at, dwell_s, store_id, confirmed]}
-              inside while last_seen_at (latest enter/dwell) > exited_at or there is no exit;
-              confirmed = 1 after a dwell or a confidence-3 event (kept 30 days, else 12 h)
+  geofences   {geofence_id: [entered_at, last_seen_at, exited_at, dwell_s, store_id, confirmed,
+              arrived_at]}  inside while last_seen_at (latest enter/dwell) > exited_at or there
+              is no exit; confirmed = 1 after a dwell or a confidence-3 event (kept 30 days, else
+              12 h); arrived_at = received_at (processing time) of the enter/dwell behind
+              last_seen_at, so a stale or replayed entry is recognised from state alone. Rows
+              written before arrived_at existed have 6 slots (arrival unknown); they are read as
+              they are and get the 7th slot when the next event for that geofence applies.
   devices     {device_id: [device_type|null, last_seen_t]}
   sessions    [[session_id, device_id, device_type, started_at, ended_at, outcome,
                 screen_state]]  ordered by max(started_at, ended_at); screen_state kept on the
@@ -29,7 +33,9 @@ Record layout, version 1 — a JSON object encoded with orjson. Times are event-
                 currency]]]]  lines capped at max_order_lines
   loyalty     [points, tier, next_tier|null, next_tier_threshold|null, t] | null
   contacts    [["n", t, notification_id, null, null] | ["c", t, decision_id, block_id,
-                product_id]]
+                product_id] | ["s", t, ref, channel, source, dedup_key|null]]  "s" = a contact
+              Kairos made (push/email sent, incentive shown on a screen: the contact budget,
+              service/core/budget.py); "n"/"c" = her reactions
   profile     {"locale"|"time_zone"|"home_area"|"consent.push"|"consent.email"|
                "size.<category>": [value, t]}  each key latest-wins by event time
   identities  [["d"|"a", id, t]]  linked device ids / anonymous ids
@@ -58,12 +64,13 @@ from typing import Any, Final, Literal
 
 import orjson
 
+from service.core import events as ev
 from service.core.state_config import (
     DEFAULT_STATE_CONFIG,
     CustomerState,
     StateConfig,
 )
-from service.core.state_merge import AFF_LAST, HANDLERS, geofence_time, session_time
+from service.core.state_merge import AFF_LAST, HANDLERS, geofence_time, session_time, stamp_geofence_arrival
 from service.core.timeutil import parse_rfc3339_ms
 
 __all__ = [
@@ -89,6 +96,8 @@ STATE_VERSION: Final = 1
 DIGEST_CHARS: Final = 12  # base64url of a 9-byte BLAKE2b digest: no padding, fixed width
 
 Outcome = Literal["applied", "duplicate", "late", "ignored"]
+
+_GEOFENCE_TYPES = frozenset({ev.GEOFENCE_ENTERED, ev.GEOFENCE_DWELLED, ev.GEOFENCE_EXITED})
 
 
 class StateFormatError(ValueError):
@@ -275,6 +284,8 @@ def apply_event(
     if t != occurred_ms:
         w["clamped_count"] += 1
     handler(w, event, t, cfg)
+    if event["type"] in _GEOFENCE_TYPES:
+        stamp_geofence_arrival(w, event, t, received_at_ms)
     w["events_applied"] += 1
     w["updated_at_ms"] = t if watermark is None else max(watermark, t)
     first = w["first_seen_ms"]

@@ -104,14 +104,19 @@ def _location(w: CustomerState, e: Event, t: int, cfg: StateConfig) -> None:
 
 
 def _geofence(w: CustomerState, e: Event, t: int, cfg: StateConfig) -> None:
-    # row: [entered_at, last_seen_at, exited_at, dwell_s, store_id, confirmed]; inside while
-    # last_seen_at (latest enter/dwell) is later than exited_at.
+    # row: [entered_at, last_seen_at, exited_at, dwell_s, store_id, confirmed, arrived_at]; inside
+    # while last_seen_at (latest enter/dwell) is later than exited_at. arrived_at is stamped by
+    # stamp_geofence_arrival (rows written before it existed have 6 slots: arrival unknown).
     geofences = dict(w["geofences"])
-    entered, seen, exited, dwell, store, confirmed = geofences.get(e["geofence_id"], [None, None, None, None, None, 0])
+    old = geofences.get(e["geofence_id"], [None, None, None, None, None, 0])
+    entered, seen, exited, dwell, store, confirmed = old[:6]
+    arrived = old[6] if len(old) > 6 else None
     kind = e["type"]
     if kind == ev.GEOFENCE_EXITED:
         exited = t if exited is None else max(exited, t)
     else:
+        if seen is None or t > seen:
+            arrived = None  # newer evidence: its own arrival is stamped next
         seen = t if seen is None else max(seen, t)
         if kind == ev.GEOFENCE_ENTERED:
             entered = t if entered is None else max(entered, t)
@@ -123,8 +128,25 @@ def _geofence(w: CustomerState, e: Event, t: int, cfg: StateConfig) -> None:
         store = e["store_id"]
     elif store is None:
         store = e.get("external_id")  # provider's external id, when the store id is absent
-    geofences[e["geofence_id"]] = [entered, seen, exited, dwell, store, confirmed]
+    geofences[e["geofence_id"]] = [entered, seen, exited, dwell, store, confirmed, arrived]
     w["geofences"] = _cap_map(geofences, lambda k, r: (geofence_time(r), k), cfg.max_geofences)
+
+
+def stamp_geofence_arrival(w: CustomerState, e: Event, t: int, received_at_ms: int) -> None:
+    """Record when the evidence behind a geofence row's last_seen_at arrived (processing time).
+
+    Why: a stale or replayed entry (occurred long before it arrived) must never put her in the
+    store, and only the state is there at decision time. The arrival of the enter/dwell that set
+    last_seen_at is kept; at equal event times the earliest arrival wins, so the result does
+    not depend on the order in which redelivered copies arrive. Exits change nothing here.
+    """
+    if e["type"] == ev.GEOFENCE_EXITED:
+        return
+    row = w["geofences"].get(e["geofence_id"])
+    if row is None or row[1] != t:
+        return
+    arrived = received_at_ms if row[6] is None else min(row[6], received_at_ms)
+    w["geofences"] = {**w["geofences"], e["geofence_id"]: [*row[:6], arrived]}
 
 
 def geofence_time(row: Row) -> int:

@@ -44,6 +44,7 @@ class Metrics:
     recovery_in_progress: Gauge
     ready: Gauge
     policy_version: Gauge
+    policy_reloads: Counter
     http_requests: Counter
     audit_failures: Counter
     broker_up: Gauge
@@ -99,6 +100,12 @@ def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         policy_version=Gauge(
             "kairos_policy_info", "The loaded decision policy (value is always 1).", ["version"], registry=reg,
         ),
+        policy_reloads=_with_labels(Counter(
+            "kairos_policy_reloads_total",
+            "Policy reloads (SIGHUP or file watch), by result: ok (replaced), unchanged (same bytes), "
+            "rejected (invalid: the previous policy keeps serving).",
+            ["result"], registry=reg,
+        ), ("ok", "unchanged", "rejected")),
         http_requests=Counter(
             "kairos_http_requests_total", "HTTP requests by route and status.", ["route", "status"], registry=reg,
         ),

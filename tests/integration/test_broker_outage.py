@@ -37,8 +37,11 @@ def test_broker_stopped_then_resumed(tmp_path: Path) -> None:
             assert res.json()["error"]["message"].startswith("1 of 1 valid events were not stored")
             decision = eventually(lambda: (d := worker.decide(anna)) and d["degraded"] and d, timeout_s=10)
             assert decision["degraded_reasons"] == ["broker_unreachable"]
-            # Still served from local state.
-            assert [b["items"][0]["product_id"] for b in decision["blocks"] if b["id"] == "last_seen"] == ["p-1"]
+            # Still served from local state (no catalog here: the viewed product is known from her
+            # state only, and left out of last_seen because no stock is known for it).
+            assert (decision["cold_start"], decision["state_as_of"]) == (False, "2026-12-03T18:01:00.000Z")
+            assert {"code": "block.filtered_out_of_stock", "detail": "last_seen: not in stock: p-1"} in decision[
+                "reasons"]
             assert metric_value(worker.metrics(), "kairos_broker_up") == 0
             # The audit records of those decisions could not be written: counted, not silently lost.
             eventually(lambda: metric_value(worker.metrics(), "kairos_audit_write_failures_total") >= 1, timeout_s=15)

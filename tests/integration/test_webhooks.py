@@ -59,7 +59,7 @@ def kairos(broker: BrokerProcess, tmp_path_factory: pytest.TempPathFactory) -> I
         "azure-maps:\n  customers: {device_id: {device_1: azure-anna}}\n"
         "  stores: {geofence_id: {'2': store-london-01}}\n")
     env = kairos_env(broker, f"w{uuid.uuid4().hex[:10]}", KAIROS_MAPPING_FILE=str(mapping), KAIROS_DEMO="true",
-                     KAIROS_DEMO_WALK_INTERVAL_S="0.1", **secrets)
+                     KAIROS_DEMO_WALK_INTERVAL_S="0.1", KAIROS_TEST_CLOCK="true", **secrets)
     worker = Kairos(data_dir=folder / "data", env=env).start()
     yield worker
     worker.stop()
@@ -98,7 +98,7 @@ def test_the_demo_walk_enters_the_london_store_exactly_once(kairos: Kairos) -> N
 
     state = eventually(walked, timeout_s=30)
     assert list(state["geofences"]) == ["store-london-01"]
-    entered, seen, exited, _dwell, store, _confirmed = state["geofences"]["store-london-01"]
+    entered, seen, exited, _dwell, store, _confirmed, _arrived = state["geofences"]["store-london-01"]
     # entered at the sixth position (the first inside the polygon), never exited: no flapping
     assert (store, exited) == ("store-london-01", None) and entered == seen
     sixth = sorted(row[0] for row in state["locations"])[5]
@@ -106,6 +106,12 @@ def test_the_demo_walk_enters_the_london_store_exactly_once(kairos: Kairos) -> N
     metrics = kairos.metrics()
     assert metric_value(metrics, "kairos_geofence_transitions_total", kind="entered") == 1.0
     assert metric_value(metrics, "kairos_geofence_transitions_total", kind="exited") == 0.0
+    # Inside the fence but not yet for the minimum dwell (the test clock stands still): near the
+    # store, so the phone still gets the street screen ...
+    decision = kairos.decide("anna")
+    assert decision["screen"] == "street"
+    # ... and once she has been inside longer than the dwell threshold, the store-mode screen.
+    assert http("POST", kairos.url + "/admin/clock", b'{"advance_s": 150}', api_key=kairos.api_key).status == 200
     decision = kairos.decide("anna")
     assert decision["screen"] == "in_store"
 

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from service.core.decide import decide
-from service.core.policy import DEFAULT_POLICY
+from service.core.policy import DEFAULT_POLICY, load_policy
 from service.core.reference import ReferenceData, apply_reference_event
 from service.core.state import CustomerState, StateConfig, apply_event, encode_state
 from tests.factories import DAY, MIN, T0, event, ref_event, response_validator
@@ -203,16 +203,28 @@ def _reference(draw: st.DrawFn) -> ReferenceData:
                 f"prod{i}",
                 product_id=p,
                 name=f"Product {p}",
-                category="apparel",
-                price=9.5,
+                category=draw(st.sampled_from(["apparel", "footwear"])),
+                price=draw(st.sampled_from([9.5, 45.0, 150.0])),
                 currency="EUR",
                 promoted=draw(st.booleans()),
+                **draw(_opt(
+                    on_sale=st.booleans(), sizes=st.lists(size, unique=True, max_size=3),
+                    goes_with=st.lists(pid, unique=True, max_size=3), arrived_at=st.just("2026-01-01T00:00:00Z"),
+                    style=st.sampled_from(["coat", "boots", "jacket"]), material=st.just("wool"),
+                    rating=st.just({"average": 4.0, "count": 3}),
+                    reviews=st.just([{"rating": 5, "text": "good", "locale": "de-DE"}]))),
             ),
         )
     for i, s in enumerate(draw(st.lists(st.sampled_from(STORES), unique=True))):
         apply_reference_event(
-            ref, ref_event("store.upserted", T0, f"st{i}", store_id=s, name=s, location={"lat": 51.5, "lon": -0.1})
+            ref, ref_event("store.upserted", T0, f"st{i}", store_id=s, name=s, location={"lat": 51.5, "lon": -0.1},
+                           **draw(_opt(geofence=st.just({"type": "Polygon", "coordinates": [
+                               [[-0.11, 51.49], [-0.09, 51.49], [-0.09, 51.51], [-0.11, 51.51], [-0.11, 51.49]]]}))))
         )
+    if draw(st.booleans()):
+        apply_reference_event(ref, ref_event("weather.observed", T0, "w0", location={"lat": 51.5, "lon": -0.1},
+                                             condition=draw(st.sampled_from(["rain", "clear", "unknown"])),
+                                             temperature_c=7.0))
     levels = draw(
         st.lists(
             st.tuples(st.sampled_from([*STORES, "online"]), pid, st.one_of(st.none(), size), st.integers(0, 3)),
@@ -248,6 +260,7 @@ def decision_inputs(draw: st.DrawFn) -> tuple[CustomerState | None, dict[str, An
 
 
 VALIDATOR = response_validator()
+POLICY = load_policy(DEFAULT_POLICY)
 
 
 @given(decision_inputs())
@@ -255,8 +268,11 @@ def test_decide_never_raises_and_answers_per_contract(
     inputs: tuple[CustomerState | None, dict[str, Any], ReferenceData, int],
 ) -> None:
     state, request, ref, now = inputs
-    decision = decide(state, request, ref, DEFAULT_POLICY, now, "0b7e7a8e-8d4c-4c4e-9a55-3f1d2c3b4a5e")
+    decision = decide(state, request, ref, POLICY, now, "0b7e7a8e-8d4c-4c4e-9a55-3f1d2c3b4a5e")
     VALIDATOR.validate(decision)
     placed = [i["product_id"] for b in decision["blocks"] for i in b["items"]]
     assert len(placed) == len(set(placed))
-    assert decision == decide(state, request, ref, DEFAULT_POLICY, now, "0b7e7a8e-8d4c-4c4e-9a55-3f1d2c3b4a5e")
+    assert decision["incentive"] is None or decision["incentive"]["id"] in {i.id for i in POLICY.incentives}
+    # same state, request, policy and clock: the same screen, blocks and incentive; only the id differs
+    again = decide(state, request, ref, POLICY, now, "1c8f8b9f-9e5d-4d5f-8b66-4f2e3d4c5b6f")
+    assert {**again, "decision_id": decision["decision_id"]} == decision

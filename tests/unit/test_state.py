@@ -51,7 +51,7 @@ def test_one_of_each_builds_the_documented_record() -> None:
         "late_count": 0,
         "clamped_count": 0,
         "locations": [[T0 + 2 * m, 51.52153, -0.11333, 8.0, 1.2]],
-        "geofences": {"g-s1": [T0 + 3 * m, T0 + 4 * m, T0 + 5 * m, 600, "S1", 1]},
+        "geofences": {"g-s1": [T0 + 3 * m, T0 + 4 * m, T0 + 5 * m, 600, "S1", 1, NOW]},
         "devices": {"dev-tablet": ["tablet", T0 + m], "dev-phone": ["phone", T0 + 9 * m]},
         "sessions": [
             [
@@ -224,11 +224,11 @@ def test_removal_tombstone_expires_after_the_grace_window() -> None:
 @pytest.mark.parametrize(
     ("sequence", "row"),
     [
-        (["geofence.entered@0"], [T0, T0, None, None, "S1", 0]),
-        (["geofence.entered@0", "geofence.exited@5"], [T0, T0, T0 + 5, None, "S1", 0]),
-        (["geofence.exited@5", "geofence.entered@0"], [T0, T0, T0 + 5, None, "S1", 0]),
-        (["geofence.entered@0", "geofence.dwelled@3"], [T0, T0 + 3, None, None, "S1", 1]),
-        (["geofence.exited@0", "geofence.entered@5"], [T0 + 5, T0 + 5, T0, None, "S1", 0]),
+        (["geofence.entered@0"], [T0, T0, None, None, "S1", 0, NOW]),
+        (["geofence.entered@0", "geofence.exited@5"], [T0, T0, T0 + 5, None, "S1", 0, NOW]),
+        (["geofence.exited@5", "geofence.entered@0"], [T0, T0, T0 + 5, None, "S1", 0, NOW]),
+        (["geofence.entered@0", "geofence.dwelled@3"], [T0, T0 + 3, None, None, "S1", 1, NOW]),
+        (["geofence.exited@0", "geofence.entered@5"], [T0 + 5, T0 + 5, T0, None, "S1", 0, NOW]),
     ],
 )
 def test_geofence_presence_merges_by_event_time(sequence: list[str], row: list[Any]) -> None:
@@ -238,6 +238,41 @@ def test_geofence_presence_merges_by_event_time(sequence: list[str], row: list[A
         events.append(event(kind, T0 + int(off), geofence_id="g1", store_id="S1"))
     state, _ = run(events)
     assert state["geofences"] == {"g1": row}
+
+
+def test_geofence_row_keeps_the_arrival_of_the_evidence_behind_last_seen() -> None:
+    g = {"geofence_id": "g1", "store_id": "S1"}
+    entered = event("geofence.entered", T0, **g)
+    dwelled = event("geofence.dwelled", T0 + MIN, **g)
+    exited = event("geofence.exited", T0 + 2 * MIN, **g)
+    state = apply_event(None, entered, T0 + 5_000).state
+    assert state is not None and state["geofences"]["g1"][6] == T0 + 5_000
+    # a newer dwell replaces the arrival; an exit never changes it
+    state = apply_event(state, dwelled, T0 + MIN + 700).state
+    state = apply_event(state, exited, T0 + 9 * MIN).state
+    assert state is not None and state["geofences"]["g1"] == [T0, T0 + MIN, T0 + 2 * MIN, None, "S1", 1, T0 + MIN + 700]
+    # an older enter arriving late changes neither last_seen nor its arrival
+    late = event("geofence.entered", T0 - 30_000, "late-enter", **g)
+    after = apply_event(state, late, T0 + 10 * MIN).state
+    assert after is not None and after["geofences"]["g1"][1:] == [T0 + MIN, T0 + 2 * MIN, None, "S1", 1, T0 + MIN + 700]
+
+
+def test_geofence_arrival_at_equal_event_times_is_the_earliest_whatever_the_order() -> None:
+    g = {"geofence_id": "g1", "store_id": "S1"}
+    a = event("geofence.entered", T0, "copy-a", **g)
+    b = event("geofence.entered", T0, "copy-b", **g)
+    for first, second in ((a, b), (b, a)):
+        s1 = apply_event(None, first, T0 + 40 * MIN).state
+        s2 = apply_event(s1, second, T0 + 1_000).state
+        assert s2 is not None and s2["geofences"]["g1"][6] == T0 + 1_000
+
+
+def test_a_six_slot_geofence_row_from_an_older_build_is_read_and_upgraded() -> None:
+    old = {"v": 1, "customer_id": CUSTOMER, "updated_at_ms": T0, "geofences": {"g1": [T0, T0, None, None, "S1", 0]}}
+    state = decode_state(orjson.dumps(old))
+    assert state["geofences"]["g1"] == [T0, T0, None, None, "S1", 0]
+    state = apply_event(state, event("geofence.exited", T0 + MIN, geofence_id="g1"), T0 + MIN).state
+    assert state is not None and state["geofences"]["g1"] == [T0, T0, T0 + MIN, None, "S1", 0, None]
 
 
 def test_geofence_store_falls_back_to_the_provider_external_id() -> None:

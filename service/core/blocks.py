@@ -1,0 +1,103 @@
+"""Core layer: filling one block — candidates from its source, then the same rules for every list:
+never an item already on the screen, only in stock (in her size where known; at this store for
+in-store blocks), ranked by the purchase-propensity score, cut at the block's limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from service.core import catalog
+from service.core.policy.model import BlockSpec, Policy, Theme
+from service.core.ranking import rank
+from service.core.reference import ReferenceData
+from service.core.situations.context import Context
+
+Reasons = list[tuple[str, str]]
+MAX_CANDIDATES = 200  # scored per block at most: bounds the work on a large catalog
+
+
+@dataclass
+class Fill:
+    """What a source offers: candidates in its own order, and block-level content."""
+
+    candidates: list[tuple[str, str | None]] = field(default_factory=list)  # (product id, size to stock-check)
+    where: str | None = None  # stock location: None = online or any store
+    check_stock: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+    empty_reason: str | None = None  # why there is nothing (no product on screen, not in a store…)
+    keep_empty: bool = False  # an item-less block (a prompt) that is shown as it is
+
+
+def _ids(ids: list[str]) -> str:
+    shown = ", ".join(ids[:10])
+    return shown if len(ids) <= 10 else f"{shown} (+{len(ids) - 10} more)"
+
+
+def size_for(ctx: Context, ref: ReferenceData, pid: str) -> str | None:
+    product = ref.products.get(pid)
+    return ctx.size_for(None if product is None else str(product["category"]))
+
+
+def personal(ctx: Context, ref: ReferenceData, pids: list[str]) -> list[tuple[str, str | None]]:
+    return [(pid, size_for(ctx, ref, pid)) for pid in pids]
+
+
+def _theme_matches(theme: Theme, product: Mapping[str, Any]) -> bool:
+    if theme.categories and product.get("category") not in theme.categories:
+        return False
+    if theme.styles and product.get("style") not in theme.styles:
+        return False
+    return theme.on_sale is None or bool(product.get("on_sale")) == theme.on_sale
+
+
+def themed(ctx: Context, ref: ReferenceData, policy: Policy, theme_ids: tuple[str, ...]) -> Fill:
+    for tid in theme_ids:
+        theme = policy.themes[tid]
+        pids = [pid for pid, p in sorted(ref.products.items()) if _theme_matches(theme, p)][:MAX_CANDIDATES]
+        if pids:
+            return Fill(personal(ctx, ref, pids), extra={"theme": tid})
+    return Fill(empty_reason=f"no product matches the themes {', '.join(theme_ids)}")
+
+
+def finish(spec: BlockSpec, kind: str, limit: int, title: str | None, fill: Fill, ctx: Context, ref: ReferenceData,
+           policy: Policy, placed: set[str], reasons: Reasons) -> dict[str, Any] | None:
+    """The block, or None (omitted, with a reason) when it has nothing to show."""
+    repeated: list[str] = []
+    no_stock: list[str] = []
+    keep: list[tuple[str, str | None]] = []
+    seen: set[str] = set()
+    for pid, size in fill.candidates[:MAX_CANDIDATES]:
+        if pid in seen:
+            continue
+        seen.add(pid)
+        if pid in placed:
+            repeated.append(pid)
+        elif fill.check_stock and not catalog.in_stock(ref, pid, size, fill.where):
+            no_stock.append(pid if size is None else f"{pid} ({size})")
+        else:
+            keep.append((pid, size))
+    sizes = dict(keep)
+    ranked = rank([pid for pid, _ in keep], ref.products, ctx, policy.ranking)[:limit]
+    items = [catalog.item(ref, pid, s, sizes[pid]) for pid, s in ranked]
+    if repeated:
+        reasons.append(("block.deduplicated", f"{spec.id}: already on the screen: {_ids(repeated)}"))
+    if no_stock:
+        where = "" if fill.where is None else f" at {fill.where}"
+        reasons.append(("block.filtered_out_of_stock", f"{spec.id}: not in stock{where}: {_ids(no_stock)}"))
+    if not items and not fill.extra and not fill.keep_empty:
+        why = fill.empty_reason or "nothing to show"
+        reasons.append(("block.omitted", f"{spec.id}: {why}"))
+        return None
+    placed.update(pid for pid, _ in ranked)
+    block: dict[str, Any] = {"id": spec.id, "kind": kind}
+    if title is not None:
+        block["title"] = title
+    block["items"] = items
+    block.update(fill.extra)
+    return block
+
+
+Source = Callable[[BlockSpec, Context, ReferenceData, Policy], Fill]

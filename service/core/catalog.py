@@ -1,0 +1,88 @@
+"""Core layer: catalog and stock questions decisions ask — in stock (in a size, somewhere or at one
+store), restocked, new arrival, store distances — over the reference read model.
+
+Stock semantics: a size is in stock at a location when its level there is above 0; one-size
+stock (no size) counts for any size. Nothing known about a product's stock is "not in stock":
+decisions show only what she can buy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from service.core.reference import ReferenceData
+from service.core.timeutil import parse_rfc3339_ms
+
+ONLINE = "online"
+
+
+def in_stock(ref: ReferenceData, product_id: str, size: str | None, where: str | None = None) -> bool:
+    """In stock in `size` (any size when None) online or at any store, or only at `where`."""
+    for (store, sz), level in ref.stock.get(product_id, {}).items():
+        if where is not None and store != where:
+            continue
+        if level.quantity > 0 and (size is None or sz in (size, "")):
+            return True
+    return False
+
+
+def stock_by_size(ref: ReferenceData, product_id: str, where: str) -> dict[str, int]:
+    """size -> quantity at one location ("" for one-size stock)."""
+    return {sz: lvl.quantity for (store, sz), lvl in ref.stock.get(product_id, {}).items() if store == where}
+
+
+def stores_with(ref: ReferenceData, product_id: str, size: str | None) -> list[str]:
+    """Physical stores (not online) with the product in stock in `size`, by id."""
+    found = {store for (store, sz), lvl in ref.stock.get(product_id, {}).items()
+             if store != ONLINE and lvl.quantity > 0 and (size is None or sz in (size, ""))}
+    return sorted(found)
+
+
+def restocked_since(ref: ReferenceData, product_id: str, size: str | None, since_ms: int) -> int | None:
+    """Newest time at or after since_ms its stock (in `size`, anywhere) went from 0 to above 0."""
+    times = [t for (_store, sz), t in ref.restocked_at.get(product_id, {}).items()
+             if t >= since_ms and (size is None or sz in (size, ""))]
+    return max(times) if times else None
+
+
+def arrived_ms(product: Mapping[str, Any]) -> int | None:
+    text = product.get("arrived_at")
+    if not isinstance(text, str):
+        return None
+    try:
+        return parse_rfc3339_ms(text)
+    except ValueError:
+        return None
+
+
+def new_arrivals(ref: ReferenceData, since_ms: int, now_ms: int, products: Iterable[str] | None = None) -> list[str]:
+    """Products that arrived in (since_ms, now_ms], newest first then by id."""
+    ids = ref.products if products is None else products
+    found = []
+    for pid in ids:
+        product = ref.products.get(pid)
+        t = None if product is None else arrived_ms(product)
+        if t is not None and since_ms < t <= now_ms:
+            found.append((-t, pid))
+    return [pid for _t, pid in sorted(found)]
+
+
+def item(ref: ReferenceData, product_id: str, score: float | None = None, size: str | None = None
+         ) -> dict[str, Any]:
+    """A block item: product id, and what the catalog says about it."""
+    out: dict[str, Any] = {"product_id": product_id}
+    product = ref.products.get(product_id)
+    if product is not None:
+        out["name"] = str(product["name"])[:256]
+        out["price"] = product["price"]
+        out["currency"] = product["currency"]
+        if product.get("image"):
+            out["image"] = product["image"]
+        if product.get("on_sale"):
+            out["on_sale"] = True
+    if size is not None:
+        out["size"] = size
+    if score is not None:
+        out["score"] = score
+    return out
