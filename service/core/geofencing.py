@@ -1,9 +1,9 @@
 """Core layer: server-side geofencing — a raw position fix against store fences → enter/exit/dwell.
 
 Fences come from store.upserted reference data: the store's own GeoJSON polygon when it has one,
-else a circle of `radius_m` around its location. Distances are geodesic (geopy, WGS 84) for
-circles; a polygon is projected onto a local tangent plane around its first vertex (metres, error
-well under 1 % at store scale) and measured with shapely.
+else a circle of `radius_m` around its location. The geometry (geodesic circles, polygons on a
+local projection) is service/core/situations/geo.py's, the same the decision-time presence
+detector uses, so the stream and the decision agree on where a fence's edge is.
 
 Rules (GeofencingConfig):
 - accuracy gating: a fix less accurate than `max_accuracy_m` changes nothing;
@@ -23,8 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import shapely
-from geopy.distance import geodesic
+from service.core.situations import geo
 
 __all__ = ["Fence", "FenceIndex", "Fix", "GeofencingConfig", "Presence", "Transition", "fences_from_stores",
            "track"]
@@ -72,55 +71,42 @@ class Transition:
 
 @dataclass(frozen=True)
 class Fence:
+    """One store's fence: its shape (service/core/situations/geo.py, shared with the decision-time
+    presence detector, so both agree on where the edge is) and a padded lat/lon bounding box."""
+
     fence_id: str
     store_id: str
-    lat: float
-    lon: float
-    radius_m: float | None = None
-    ring: tuple[tuple[float, float], ...] | None = None  # outer ring, (lon, lat), closed
-    _plane: Any = field(default=None, repr=False, compare=False)
+    shape: geo.Fence
     bbox: tuple[float, float, float, float] = field(default=(0.0, 0.0, 0.0, 0.0), compare=False)  # lat/lon min/max
 
     def signed_distance_m(self, lat: float, lon: float) -> float:
         """Metres from the fence boundary: negative inside, positive outside."""
-        if self.ring is not None:
-            x, y = _project(lat, lon, self.ring[0][1], self.ring[0][0])
-            point = shapely.Point(x, y)
-            edge = float(self._plane.exterior.distance(point))
-            return -edge if self._plane.covers(point) else edge
-        assert self.radius_m is not None
-        return float(geodesic((self.lat, self.lon), (lat, lon)).meters) - self.radius_m
-
-
-def _project(lat: float, lon: float, lat0: float, lon0: float) -> tuple[float, float]:
-    """Local tangent plane (equirectangular) around (lat0, lon0), metres."""
-    return ((lon - lon0) * _M_PER_DEG_LAT * math.cos(math.radians(lat0)), (lat - lat0) * _M_PER_DEG_LAT)
+        return geo.outside_m((lat, lon), self.shape)
 
 
 def make_fence(store_id: str, lat: float, lon: float, radius_m: float | None,
                ring: Sequence[Sequence[float]] | None, reach_m: float) -> Fence | None:
     """A fence for one store (polygon preferred), or None when it has neither polygon nor radius.
 
-    `reach_m` widens the bounding box used to find candidate fences for a fix (exit margin plus
-    the worst accepted accuracy), so a fix just outside still reaches the fence for its exit."""
+    `ring` is a GeoJSON outer ring ([lon, lat] positions). `reach_m` widens the bounding box used
+    to find candidate fences for a fix (exit margin plus the worst accepted accuracy), so a fix
+    just outside still reaches the fence for its exit."""
     pad_lat = reach_m / _M_PER_DEG_LAT
     if ring is not None:
-        points = tuple((float(p[0]), float(p[1])) for p in ring)
-        if len(points) < 4:
-            return None
-        lon0, lat0 = points[0]
-        plane = shapely.Polygon([_project(la, lo, lat0, lon0) for lo, la in points])
-        if not plane.is_valid or plane.area <= 0:
-            plane = plane.buffer(0)
-        lats, lons = [p[1] for p in points], [p[0] for p in points]
-        pad_lon = pad_lat / max(math.cos(math.radians(lat0)), 0.01)
-        bbox = (min(lats) - pad_lat, max(lats) + pad_lat, min(lons) - pad_lon, max(lons) + pad_lon)
-        return Fence(store_id, store_id, lat, lon, None, points, plane, bbox)
+        try:
+            polygon = geo.polygon_from_geojson({"type": "Polygon", "coordinates": [ring]})
+        except (ValueError, TypeError):
+            polygon = None  # a degenerate ring: the radius, if any, still makes a fence
+        if polygon is not None:
+            lats, lons = [p[0] for p in polygon.ring], [p[1] for p in polygon.ring]
+            pad_lon = pad_lat / max(math.cos(math.radians(lats[0])), 0.01)
+            bbox = (min(lats) - pad_lat, max(lats) + pad_lat, min(lons) - pad_lon, max(lons) + pad_lon)
+            return Fence(store_id, store_id, polygon, bbox)
     if radius_m is None or radius_m <= 0:
         return None
     pad = pad_lat + radius_m / _M_PER_DEG_LAT
     pad_lon = pad / max(math.cos(math.radians(lat)), 0.01)
-    return Fence(store_id, store_id, lat, lon, float(radius_m), None, None,
+    return Fence(store_id, store_id, geo.Circle((lat, lon), float(radius_m)),
                  (lat - pad, lat + pad, lon - pad_lon, lon + pad_lon))
 
 

@@ -23,6 +23,7 @@ FenceSide = Literal["in", "band", "out"]
 # d * this many metres apart, which makes a cheap, never-wrong "too far" test.
 _MIN_METRES_PER_DEG_LAT = 110_574.0
 _METRES_PER_DEG = 111_320.0  # equatorial degree, for the local projection only
+_FAR_M = 10_000.0  # the local projection is used up to this distance from a polygon's edge
 
 
 def distance_m(a: LatLon, b: LatLon) -> float:
@@ -113,6 +114,11 @@ def outside_m(p: LatLon, fence: Fence) -> float:
     if isinstance(fence, Circle):
         return distance_m(p, fence.center) - fence.radius_m
     edge = _edge_distance_m(p, fence.ring)
+    if edge > _FAR_M:
+        # Far beyond the fence the local projection's error grows with distance (London seen
+        # from Helsinki: -7 %): the nearest vertex, measured geodesically, is within a fence's
+        # size of the right answer instead.
+        return min(distance_m(p, vertex) for vertex in fence.ring)
     return -edge if _inside_ring(p, fence.ring) else edge
 
 
