@@ -46,6 +46,17 @@ _INT_MAX: Final = 2**64 - 1
 _NON_FINITE_NAMES: Final = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
 
 
+# Names the system's zoneinfo directory holds that are not IANA zones of a place: "localtime" is
+# whatever the host is set to, "Factory" a placeholder; posix/ and right/ are copies of the tree.
+_NOT_A_PLACE = frozenset({"localtime", "Factory", "posixrules"})
+
+
+def iana_zones() -> frozenset[str]:
+    """IANA time zone names a customer or store may have: the same on every host."""
+    return frozenset(z for z in zoneinfo.available_timezones()
+                     if z not in _NOT_A_PLACE and not z.startswith(("posix/", "right/")))
+
+
 class EventValidator:
     """Validates one decoded event against its v1 type's schema; build once at start-up, share freely.
 
@@ -63,7 +74,7 @@ class EventValidator:
         self._validators = dict(validators)
         self._documents = documents
         self._type_list = ", ".join(sorted(validators))
-        self._zones = frozenset(zoneinfo.available_timezones())
+        self._zones = iana_zones()
 
     @classmethod
     def from_directory(cls, schema_dir: pathlib.Path) -> EventValidator:
