@@ -73,6 +73,12 @@ class Settings:
     kafka_ssl_cafile: Path | None = None
     kafka_ssl_certfile: Path | None = None
     kafka_ssl_keyfile: Path | None = None
+    # Scale-out: the URL other workers of the group use to reach this one (forwarded decisions).
+    # Empty: http://<host>:<port>, or http://<host name>:<port> when listening on every address.
+    advertised_url: str = ""
+    # How long a decision waits for the worker that owns the customer's state before it is
+    # answered here, marked degraded (owner_unreachable).
+    forward_timeout_s: float = 0.25
 
     @property
     def embedded_broker(self) -> bool:
@@ -162,7 +168,21 @@ def validate(s: Settings) -> None:
         raise SettingsError(f"KAIROS_RATE_LIMIT_BURST={s.rate_limit_burst}: use an integer of at least 1")
     if s.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise SettingsError(f"KAIROS_LOG_LEVEL={s.log_level!r}: use DEBUG, INFO, WARNING or ERROR")
+    if s.advertised_url:
+        validate_advertised_url(s.advertised_url)
+    if not 0 < s.forward_timeout_s <= 30:
+        raise SettingsError(f"KAIROS_FORWARD_TIMEOUT_S={s.forward_timeout_s}: use a number of seconds in (0, 30]")
     validate_kafka_security(s)
+
+
+def validate_advertised_url(url: str) -> None:
+    """http(s)://host:port and nothing else: workers append their own paths to it."""
+    scheme, sep, rest = url.partition("://")
+    host, colon, port = rest.rpartition(":")
+    if (scheme not in {"http", "https"} or not sep or not colon or not host or not port.isdigit()
+            or "/" in rest or not 0 < int(port) <= 65535):
+        raise SettingsError(f"KAIROS_ADVERTISED_URL={url!r}: use http://host:port (how the other workers reach "
+                            "this one, e.g. http://kairos-0.kairos-headless:8080)")
 
 
 def validate_kafka_security(s: Settings) -> None:

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from service.adapters.clock import Clock
+from service.api.forwarding import Forwarder
 from service.api.validation import EventValidator
 from service.api.wire import FieldError
 from service.core.reference import ReferenceData
@@ -59,6 +60,8 @@ class ApiDeps:
     refresh_gauges: Callable[[], None]
     recent_ids: RecentIds
     topics: Topics
+    # Scale-out: forwards requests about customers another worker owns (None: answer everything here).
+    forwarder: Forwarder | None = None
 
 
 DEPS_KEY = web.AppKey("deps", ApiDeps)

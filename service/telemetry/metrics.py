@@ -28,6 +28,16 @@ STAGE_BUCKETS = (0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0
 # What POST /v1/decisions does, in order. `decide` is one pure call (service/core/decide.py):
 # situation (context), screen rule (policy) and block filling (ranking) are not timed apart.
 DECISION_STAGES = ("parse", "state_read", "decide", "serialise", "audit")
+# Where a decision was answered: here from local state (ok), by the owning worker (forwarded), or
+# here without the owner's state because it did not answer (fallback, degraded).
+DECISION_OUTCOMES = ("ok", "forwarded", "fallback")
+FORWARD_RESULTS = ("ok", "unreachable", "timeout", "owner_error")
+# A trigger's way from a situation on the stream to a sent notification (issue 3 increments it;
+# declared here so alerts and the dashboard have one name): detected → eligible → sent, or
+# capped (contact budget), deferred (quiet hours), expired (deferred past its validity),
+# suppressed (no consent). `kind` is the policy's trigger kind, a bounded set.
+FUNNEL_STAGES = ("detected", "eligible", "capped", "deferred", "sent", "expired", "suppressed")
+POLICY_RELOAD_RESULTS = ("success", "failure")
 
 
 @dataclass(frozen=True)
@@ -49,6 +59,9 @@ class Metrics:
     broker_up: Gauge
     auth_failures: Counter
     consumer_lag: Gauge
+    decision_forwards: Counter
+    trigger_funnel: Counter
+    policy_reloads: Counter
 
 
 def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
@@ -69,8 +82,10 @@ def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
             ["placement", "screen", "incentive_kind", "degraded", "cold_start"], registry=reg,
         ),
         events=Counter(
-            "kairos_events_total", "Events received, by type, result (accepted, duplicate, rejected, applied, "
-            "ignored) and source (http, reference).",
+            "kairos_events_total", "Events received, by type, result and source: http (POST /v1/events: "
+            "accepted, duplicate, rejected), provider (webhooks), kafka (written to the customer topic by "
+            "others: applied, duplicate, late, ignored, rejected, erased) and reference (the reference feed: "
+            "applied, ignored, rejected).",
             ["type", "result", "source"], registry=reg,
         ),
         state_apply=Counter(
@@ -92,7 +107,9 @@ def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
             "kairos_customers_in_state", "Customer state records held by this worker's table.", registry=reg,
         ),
         recovery_in_progress=Gauge(
-            "kairos_recovery_in_progress", "1 while the table is recovering from its changelog.", registry=reg,
+            "kairos_recovery_in_progress",
+            "1 from start until the first table recovery is complete, and while a rebalance or a recovery from "
+            "the changelog is under way (decisions are marked degraded then).", registry=reg,
         ),
         ready=Gauge("kairos_ready", "1 once the first recovery after start is complete.", registry=reg),
         policy_version=Gauge(
@@ -116,6 +133,21 @@ def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
             "(high watermark of the last fetch minus the committed offset).",
             ["partition"], registry=reg,
         ),
+        decision_forwards=_with_labels(Counter(
+            "kairos_decision_forwards_total",
+            "Requests forwarded to the worker that owns the customer's state, by result (ok; unreachable, "
+            "timeout, owner_error: answered here, degraded).",
+            ["result"], registry=reg,
+        ), FORWARD_RESULTS),
+        trigger_funnel=Counter(
+            "kairos_trigger_funnel_total",
+            "Triggers by kind and stage: " + ", ".join(FUNNEL_STAGES) + ".",
+            ["kind", "stage"], registry=reg,
+        ),
+        policy_reloads=_with_labels(Counter(
+            "kairos_policy_reloads_total", "Policy file reloads, by result (success, failure).",
+            ["result"], registry=reg,
+        ), POLICY_RELOAD_RESULTS),
     )
 
 
