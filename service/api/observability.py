@@ -71,5 +71,6 @@ async def get_cluster(request: web.Request) -> web.Response:
     deps = deps_of(request)
     forwarder = deps.forwarder
     if forwarder is None:
-        return _json({"self": None, "members": {}})
-    return _json({"self": forwarder.self_url, "members": forwarder.assignment()})
+        return _json({"self": None, "members": []})
+    members = [{"url": url, "partitions": parts} for url, parts in sorted(forwarder.assignment().items())]
+    return _json({"self": forwarder.self_url, "members": members})

@@ -62,8 +62,9 @@ class Pair:
 
 
 def cluster(worker: Kairos) -> dict[str, Any]:
-    result: dict[str, Any] = http("GET", worker.url + "/admin/cluster").json()
-    return result
+    """/admin/cluster, members as {url: partitions}."""
+    body = http("GET", worker.url + "/admin/cluster").json()
+    return {"self": body["self"], "members": {m["url"]: m["partitions"] for m in body["members"]}}
 
 
 def owner_url(pair: Pair, customer: str) -> str:

@@ -214,7 +214,10 @@ def test_openapi_operations_and_statuses() -> None:
         ("/readyz", "get"): ["200", "503"],
         ("/metrics", "get"): ["200", "401", "403", "429"],
         ("/admin/clock", "post"): ["200", "400", "401", "403", "404", "429"],
-        ("/admin/customers/{customer_id}/state", "get"): ["200", "401", "403", "404", "429"],
+        ("/admin/customers/{customer_id}/state", "get"): ["200", "401", "403", "404", "429", "503"],
+        ("/admin/log-level", "get"): ["200", "401", "403", "429"],
+        ("/admin/log-level", "put"): ["200", "400", "401", "403", "429"],
+        ("/admin/cluster", "get"): ["200", "401", "403", "429"],
         ("/v1/customers/{customer_id}", "delete"): ["202", "401", "403", "404", "429", "503"],
     }
     shared = spec["components"]["responses"]
@@ -242,6 +245,9 @@ def test_openapi_every_operation_but_the_probes_needs_a_key_with_its_scope() -> 
         ("/admin/clock", "post"): [{"bearerAuth": ["admin"]}],
         ("/admin/customers/{customer_id}/state", "get"): [{"bearerAuth": ["admin"]}],
         ("/v1/customers/{customer_id}", "delete"): [{"bearerAuth": ["admin"]}],
+        ("/admin/log-level", "get"): [{"bearerAuth": ["admin"]}],
+        ("/admin/log-level", "put"): [{"bearerAuth": ["admin"]}],
+        ("/admin/cluster", "get"): [{"bearerAuth": ["admin"]}],
     }
     for (path, method), security in scopes.items():
         responses = spec["paths"][path][method]["responses"]
@@ -258,5 +264,7 @@ def test_openapi_every_operation_but_the_probes_needs_a_key_with_its_scope() -> 
 
 def test_openapi_inline_objects_are_strict() -> None:
     inline = [n for _, n in walk(load_openapi()) if n.get("type") == "object"]
-    assert len(inline) == 4  # admin/clock request and response, Health, erasure receipt
+    # admin/clock request and response, Health, erasure receipt, log-level request and response,
+    # cluster view and its member
+    assert len(inline) == 8
     assert all(n["additionalProperties"] is False for n in inline)
