@@ -172,7 +172,9 @@ async def post_decisions(request: web.Request) -> web.Response:
         placement, decision["screen"], incentive["kind"] if incentive else "none",
         str(decision["degraded"]).lower(), str(decision["cold_start"]).lower()).inc()
     elapsed = time.perf_counter() - started
-    deps.metrics.decision_latency.labels(placement, "fallback" if routed.degraded else "ok").observe(elapsed)
+    # for_peer: decided here for a worker that forwarded it (that worker observes the client's latency).
+    outcome = "fallback" if routed.degraded else "for_peer" if routed.reason is not None else "ok"
+    deps.metrics.decision_latency.labels(placement, outcome).observe(elapsed)
     if log.isEnabledFor(logging.DEBUG):
         log.debug("decision answered", extra={"placement": placement, "screen": decision["screen"],
                                               "degraded": decision["degraded"], "latency_s": round(elapsed, 6)})

@@ -28,9 +28,11 @@ STAGE_BUCKETS = (0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0
 # What POST /v1/decisions does, in order. `decide` is one pure call (service/core/decide.py):
 # situation (context), screen rule (policy) and block filling (ranking) are not timed apart.
 DECISION_STAGES = ("parse", "state_read", "decide", "serialise", "audit")
-# Where a decision was answered: here from local state (ok), by the owning worker (forwarded), or
-# here without the owner's state because it did not answer (fallback, degraded).
-DECISION_OUTCOMES = ("ok", "forwarded", "fallback")
+# How a decision was answered: here from local state (ok), by the owning worker (forwarded), here
+# without the owner's state because it did not answer (fallback, degraded), or here for another
+# worker that forwarded it (for_peer; that worker observes the latency its client saw, so the
+# latency objective counts every client request once by leaving for_peer out).
+DECISION_OUTCOMES = ("ok", "forwarded", "fallback", "for_peer")
 FORWARD_RESULTS = ("ok", "unreachable", "timeout", "owner_error")
 # A trigger's way from a situation on the stream to a sent notification (issue 3 increments it;
 # declared here so alerts and the dashboard have one name): detected → eligible → sent, or
@@ -69,7 +71,8 @@ def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
     return Metrics(
         registry=reg,
         decision_latency=Histogram(
-            "kairos_decision_latency_seconds", "Time to answer POST /v1/decisions, server side.",
+            "kairos_decision_latency_seconds",
+            "Time to answer POST /v1/decisions, server side, by outcome: " + ", ".join(DECISION_OUTCOMES) + ".",
             ["placement", "outcome"], buckets=LATENCY_BUCKETS, registry=reg,
         ),
         decision_stage=Histogram(
