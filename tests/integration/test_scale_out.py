@@ -297,7 +297,16 @@ def test_every_metric_of_the_alerts_and_dashboard_moves_after_traffic_and_promet
     eventually(lag_above_zero, timeout_s=30, interval_s=0.05)
     thread.join(60)
     assert burst_done.is_set()
-    after = {w.url: w.metrics() for w in pair.workers}
+
+    # Records written to the topic by others count as events of source kafka, by their outcome.
+    def kafka_events(texts: dict[str, str], result: str, etype: str) -> float:
+        return sum(metric_value(texts[u], "kairos_events_total", type=etype, result=result, source="kafka")
+                   - metric_value(before[u], "kairos_events_total", type=etype, result=result, source="kafka")
+                   for u in texts)
+
+    after = eventually(lambda: (texts := {w.url: w.metrics() for w in pair.workers})
+                       and kafka_events(texts, "applied", "product.viewed") >= 4000 and texts, timeout_s=60)
+    assert (kafka_events(after, "applied", "product.viewed"), kafka_events(after, "rejected", "unknown")) == (4000, 1)
 
     for url, text in after.items():
         missing = used - families_present(text)
