@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import signal
-import subprocess
 import threading
 import time
 import urllib.parse
@@ -39,7 +38,15 @@ from tests.integration.harness import (
     metric_value,
     wait_port,
 )
-from tests.integration.kafka_tools import produce, read_all
+from tests.integration.kafka_tools import produce, produce_many, read_all, topic_configs
+from tests.integration.prometheus_tools import (
+    families_present,
+    metric_total,
+    moved,
+    prometheus_server,
+    query,
+    rules,
+)
 
 PARTITIONS = 8
 OCCURRED = "2026-12-03T12:00:00Z"
@@ -213,52 +220,10 @@ def test_two_workers_split_the_partitions_and_either_answers_as_the_owner_would(
                                                                 "retention.bytes": "-1"}}
 
 
-def topic_configs(bootstrap: str, topics: list[str]) -> dict[str, dict[str, str]]:
-    import asyncio
-
-    from aiokafka.admin import AIOKafkaAdminClient
-    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-
-    async def run() -> dict[str, dict[str, str]]:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        await admin.start()
-        try:
-            responses = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, t) for t in topics])
-            return {res[3]: {entry[0]: entry[1] for entry in res[4]} for r in responses for res in r.resources}
-        finally:
-            await admin.close()
-
-    return asyncio.run(run())
-
-
 # --- metrics: every family deploy/ uses exists in a live scrape and moves after traffic -------
 
 # Declared for issue 3 (triggers, policy reload), which increments them: present, not yet moving.
 AWAITING_ISSUE_3 = {"kairos_trigger_funnel_total", "kairos_policy_reloads_total"}
-
-
-def samples(text: str) -> dict[tuple[str, str], float]:
-    out = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        head, _, value = line.rpartition(" ")
-        name = head.split("{", 1)[0]
-        if name.endswith("_created"):
-            continue
-        out[(name, head)] = float(value)
-    return out
-
-
-def families_present(text: str) -> set[str]:
-    return {line.split()[2] for line in text.splitlines() if line.startswith("# HELP ")} | {
-        promql.family(name) for name, _ in samples(text)}
-
-
-def moved(before: str, after: str) -> set[str]:
-    """Families with a sample that appeared or changed value."""
-    old, new = samples(before), samples(after)
-    return {promql.family(name) for (name, head), value in new.items() if old.get((name, head)) != value}
 
 
 def test_every_metric_of_the_alerts_and_dashboard_moves_after_traffic_and_prometheus_scrapes_it(
@@ -334,49 +299,12 @@ def test_every_metric_of_the_alerts_and_dashboard_moves_after_traffic_and_promet
     scrape_with_prometheus(pair, tmp_path)
 
 
-def metric_total(text: str, name: str) -> float:
-    return sum(value for (sample, _), value in samples(text).items() if sample == name)
-
-
-def produce_many(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
-    """Sends all records in batches (not one round trip each) so they arrive faster than consumed."""
-    import asyncio
-
-    from aiokafka import AIOKafkaProducer
-
-    async def run() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
-        await producer.start()
-        try:
-            futures = [await producer.send(topic, value=v, key=k) for k, v in records]
-            await asyncio.gather(*futures)
-        finally:
-            await producer.stop()
-
-    asyncio.run(run())
-
-
 def scrape_with_prometheus(pair: Pair, tmp_path: Path) -> None:
-    """A real Prometheus server (loopback, temp dir, bounded) scrapes both workers with the
-    metrics key, evaluates every rule of deploy/ and answers a PromQL query for the p99."""
+    """A real Prometheus server scrapes both workers with the metrics key, evaluates every rule
+    of deploy/ and answers a PromQL query for the decision latency p99."""
     from tests.deploy.test_deploy_files import tool
 
-    prometheus = tool("prometheus")
-    port = free_port()
-    (tmp_path / "key").write_text(TEST_API_KEY + "\n")
-    (tmp_path / "rules.yaml").write_text(promql.RULES.read_text())
     targets = [urllib.parse.urlsplit(w.url).netloc for w in pair.workers]
-    (tmp_path / "prometheus.yml").write_text(json.dumps({
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "rule_files": [str(tmp_path / "rules.yaml")],
-        "scrape_configs": [{"job_name": "kairos", "metrics_path": "/metrics",
-                            "authorization": {"type": "Bearer", "credentials_file": str(tmp_path / "key")},
-                            "static_configs": [{"targets": targets}]}]}))
-    with open(tmp_path / "prometheus.log", "wb") as log:
-        proc = subprocess.Popen([prometheus, f"--config.file={tmp_path / 'prometheus.yml'}",
-                                 f"--storage.tsdb.path={tmp_path / 'tsdb'}", f"--web.listen-address=127.0.0.1:{port}"],
-                                stdout=subprocess.DEVNULL, stderr=log)
-    base = f"http://127.0.0.1:{port}/api/v1"
     stop_traffic = threading.Event()
     customer = next(iter(pair.customers))
 
@@ -389,43 +317,27 @@ def scrape_with_prometheus(pair: Pair, tmp_path: Path) -> None:
     sender = threading.Thread(target=traffic)
     sender.start()
     try:
-        wait_port(port, 30)
-        up = eventually(lambda: (r := query(base, 'up{job="kairos"}')) and len(r) == 2 and r, timeout_s=30)
-        assert sorted(s["metric"]["instance"] for s in up) == sorted(targets)
-        assert {s["value"][1] for s in up} == {"1"}
-        p99 = 'histogram_quantile(0.99, sum by (le) (rate(kairos_decision_latency_seconds_bucket[10s])))'
-        result = eventually(lambda: (r := query(base, p99)) and math.isfinite(float(r[0]["value"][1])) and r,
-                            timeout_s=40, interval_s=0.5)
-        assert 0 < float(result[0]["value"][1]) <= 1.0
-        print(f"Prometheus: decision latency p99 = {float(result[0]['value'][1]) * 1000:.2f} ms")
+        with prometheus_server(tool("prometheus"), targets, TEST_API_KEY, promql.RULES, tmp_path) as base:
+            up = eventually(lambda: (r := query(base, 'up{job="kairos"}')) and len(r) == 2 and r, timeout_s=30)
+            assert sorted(s["metric"]["instance"] for s in up) == sorted(targets)
+            assert {s["value"][1] for s in up} == {"1"}
+            p99 = 'histogram_quantile(0.99, sum by (le) (rate(kairos_decision_latency_seconds_bucket[10s])))'
+            result = eventually(lambda: (r := query(base, p99)) and math.isfinite(float(r[0]["value"][1])) and r,
+                                timeout_s=40, interval_s=0.5)
+            assert 0 < float(result[0]["value"][1]) <= 1.0
+            print(f"Prometheus: decision latency p99 = {float(result[0]['value'][1]) * 1000:.2f} ms")
 
-        def rules_evaluated() -> list[dict[str, Any]] | None:
-            groups = json.loads(http("GET", base + "/rules", api_key=None).body)["data"]["groups"]
-            rules = [rule for group in groups for rule in group["rules"]]
-            done = len(rules) == len(promql.rules()) and all(r.get("lastEvaluation", "").startswith("2")
-                                                            and not r["lastEvaluation"].startswith("0001")
-                                                            for r in rules)
-            return rules if done else None
+            def evaluated() -> list[dict[str, Any]] | None:
+                found = rules(base)
+                done = len(found) == len(promql.rules()) and all(
+                    r.get("lastEvaluation", "0001").startswith("2") for r in found)
+                return found if done else None
 
-        rules = eventually(rules_evaluated, timeout_s=20, interval_s=0.5)
-        assert [(r["name"], r["health"], r.get("lastError", "")) for r in rules if r["health"] != "ok"] == []
+            found = eventually(evaluated, timeout_s=20, interval_s=0.5)
+            assert [(r["name"], r["health"], r.get("lastError", "")) for r in found if r["health"] != "ok"] == []
     finally:
         stop_traffic.set()
         sender.join(10)
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-
-
-def query(base: str, promql_expr: str) -> list[dict[str, Any]]:
-    res = http("GET", f"{base}/query?query={urllib.parse.quote(promql_expr)}", api_key=None)
-    if res.status != 200:
-        return []
-    data: list[dict[str, Any]] = json.loads(res.body)["data"]["result"]
-    return data
 
 
 # --- logs ---------------------------------------------------------------------------------
