@@ -36,6 +36,7 @@ from service.api.app import build_http_app
 from service.api.auth import KeysFileError, build_authenticator
 from service.api.deps import ApiDeps, RecentIds, WebhookDeps
 from service.api.drain import InFlight, stop_http
+from service.api.forwarding import Forwarder, advertised_url, close_quietly
 from service.api.request_validation import RequestValidator
 from service.api.validation import EventValidator
 from service.api.webhook_auth import load_webhook_secrets
@@ -51,8 +52,10 @@ from service.settings import Settings, SettingsError
 from service.stream import topics
 from service.stream.geofencing_stage import GeofencingStage
 from service.stream.health import consumer_lag, customers_in_state
+from service.stream.ownership import Ownership
 from service.stream.processor import StreamRuntime, build_stream
 from service.telemetry.input_metrics import build_input_metrics
+from service.telemetry.logging import configured_level, set_level
 from service.telemetry.metrics import Metrics, build_metrics, set_consumer_lag
 
 log = logging.getLogger("kairos")
@@ -108,9 +111,11 @@ class Readiness:
     def degraded(self) -> list[str]:
         reasons: list[str] = []
         recovery = self._recovery()
-        in_recovery = bool(getattr(recovery, "in_recovery", False))
-        self.metrics.recovery_in_progress.set(1 if in_recovery else 0)
-        if in_recovery or self.stream.app.rebalancing:
+        in_recovery = bool(getattr(recovery, "in_recovery", False)) or bool(self.stream.app.rebalancing)
+        # 1 from start until the first recovery is complete and during every later rebalance:
+        # while it is 1 this worker's answers may lack state (the "recovery stuck" alert).
+        self.metrics.recovery_in_progress.set(1 if in_recovery or not recovery.completed.is_set() else 0)
+        if in_recovery:
             reasons.append("state_recovering")
         if not self.broker.up:
             reasons.append("broker_unreachable")
@@ -132,6 +137,7 @@ class Running:
     runner: web.AppRunner | None = None
     in_flight: InFlight = field(default_factory=InFlight)
     run_dir: Path | None = None
+    forwarder: Forwarder | None = None
     stops: list[Callable[[], Any]] = field(default_factory=list)
 
 
@@ -222,6 +228,9 @@ async def serve(settings: Settings, announce: Callable[[str], None] = print) -> 
     exit_code = 0
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    # The log level at run time: SIGUSR1 turns DEBUG on, SIGUSR2 goes back to KAIROS_LOG_LEVEL.
+    loop.add_signal_handler(signal.SIGUSR1, lambda: set_level("DEBUG", by="SIGUSR1"))
+    loop.add_signal_handler(signal.SIGUSR2, lambda: set_level(configured_level(), by="SIGUSR2"))
     running = Running()
     try:
         exit_code = await _run(settings, running, stop, announce)
@@ -236,7 +245,7 @@ async def serve(settings: Settings, announce: Callable[[str], None] = print) -> 
         if exit_code != 0:
             logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
         await _shutdown(running, step_timeout_s=30.0 if exit_code == 0 else 3.0)
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2):
             loop.remove_signal_handler(sig)
     return exit_code
 
@@ -268,7 +277,7 @@ async def _run(settings: Settings, running: Running, stop: asyncio.Event, announ
         await wait_for_cluster(bootstrap, settings.kafka_connect_timeout_s, security=security)
     names = topics.Topics(settings.topic_prefix)
     created = await ensure_topics(bootstrap, names.all(settings.partitions), settings.replication_factor,
-                                  security=security)
+                                  security=security, configs=names.configs())
     if created:
         log.info("topics created", extra={"topics": created})
     store_kind = settings.store_kind
@@ -304,8 +313,12 @@ async def _run(settings: Settings, running: Running, stop: asyncio.Event, announ
     geofencing = GeofencingStage(reference, GeofencingConfig(
         settings.geofence_max_accuracy_m, settings.geofence_exit_margin_m, settings.geofence_dwell_s), input_metrics)
     stream = build_stream(settings, names, bootstrap, store_kind, run_dir, metrics, validator, clock.now_ms,
-                          state_config, security, derive=geofencing if settings.geofencing else None)
+                          state_config, security, derive=geofencing if settings.geofencing else None,
+                          canonical_url=advertised_url(settings))
     running.stream = stream
+    ownership = Ownership(stream.app, names.state_changelog, settings.partitions, str(stream.app.conf.canonical_url))
+    running.forwarder = Forwarder(ownership, settings.forward_timeout_s, metrics.decision_forwards)
+    await running.forwarder.start()
     broker_health = BrokerHealth()
     readiness = Readiness(stream, running.feed, metrics, broker_health)
     table = stream.table
@@ -318,6 +331,7 @@ async def _run(settings: Settings, running: Running, stop: asyncio.Event, announ
         metrics.customers_in_state.set(customers_in_state(table))
         set_consumer_lag(metrics.consumer_lag, consumer_lag(stream.app, names.customer_events))
         readiness.check()
+        readiness.degraded()  # keeps kairos_recovery_in_progress current after readiness latched
 
     deps = ApiDeps(
         settings=settings, metrics=metrics, clock=clock, event_validator=validator,
@@ -325,6 +339,7 @@ async def _run(settings: Settings, running: Running, stop: asyncio.Event, announ
         read_state=read_state, reference=reference, policy=lambda: policy_store.current,
         readiness=readiness.check, degraded_reasons=readiness.degraded,
         refresh_gauges=refresh_gauges, recent_ids=RecentIds(), topics=names, webhooks=webhooks,
+        forwarder=running.forwarder,
     )
     running.runner = web.AppRunner(build_http_app(deps, auth, running.in_flight), access_log=None,
                                    shutdown_timeout=HTTP_DRAIN_TIMEOUT_S)
@@ -342,7 +357,8 @@ async def _run(settings: Settings, running: Running, stop: asyncio.Event, announ
         watcher = asyncio.create_task(policy_store.watch(settings.policy_watch_s))
         running.stops.append(watcher.cancel)
     url = f"http://{settings.host}:{settings.port}"
-    announce(f"Kairos listening on {url}  (API /v1/events, /v1/decisions; /metrics, /healthz, /readyz)")
+    announce(f"Kairos listening on {url}  (API /v1/events, /v1/decisions; /metrics, /healthz, /readyz); "
+             f"other workers of group {settings.group_id!r} reach it at {ownership.self_url}")
     announce(f"policy {policy_store.current.version}, store {store_kind}, partitions {settings.partitions}"
              + (", TEST CLOCK ON" if settings.test_clock else ""))
     return await _watch(running, stop)
@@ -409,6 +425,8 @@ async def _shutdown(running: Running, step_timeout_s: float) -> None:
     steps: list[tuple[str, Any]] = []
     if running.runner is not None:
         steps.append(("http", stop_http(running.runner, running.in_flight, HTTP_DRAIN_TIMEOUT_S)))
+    if running.forwarder is not None:
+        steps.append(("forwarder", close_quietly(running.forwarder)))
     if running.stream is not None:
         steps.append(("stream", running.stream.app.stop()))
     if running.feed is not None:

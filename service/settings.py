@@ -103,6 +103,12 @@ class Settings:
     weather_ttl_s: float = 900.0
     # The demo customer's walk into the London store, one position every this many seconds.
     demo_walk_interval_s: float = 3.0
+    # Scale-out: the URL other workers of the group use to reach this one (forwarded decisions).
+    # Empty: http://<host>:<port>, or http://<host name>:<port> when listening on every address.
+    advertised_url: str = ""
+    # How long a decision waits for the worker that owns the customer's state before it is
+    # answered here, marked degraded (owner_unreachable).
+    forward_timeout_s: float = 0.25
 
     @property
     def embedded_broker(self) -> bool:
@@ -194,6 +200,10 @@ def validate(s: Settings) -> None:
         raise SettingsError(f"KAIROS_RATE_LIMIT_BURST={s.rate_limit_burst}: use an integer of at least 1")
     if s.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise SettingsError(f"KAIROS_LOG_LEVEL={s.log_level!r}: use DEBUG, INFO, WARNING or ERROR")
+    if s.advertised_url:
+        validate_advertised_url(s.advertised_url)
+    if not 0 < s.forward_timeout_s <= 30:
+        raise SettingsError(f"KAIROS_FORWARD_TIMEOUT_S={s.forward_timeout_s}: use a number of seconds in (0, 30]")
     validate_kafka_security(s)
     validate_input(s)
 
@@ -212,6 +222,16 @@ def validate_input(s: Settings) -> None:
     if s.geofence_exit_margin_m < 0 or s.geofence_dwell_s < 0 or s.weather_retries < 0:
         raise SettingsError("KAIROS_GEOFENCE_EXIT_MARGIN_M, KAIROS_GEOFENCE_DWELL_S and KAIROS_WEATHER_RETRIES "
                             "must not be negative")
+
+
+def validate_advertised_url(url: str) -> None:
+    """http(s)://host:port and nothing else: workers append their own paths to it."""
+    scheme, sep, rest = url.partition("://")
+    host, colon, port = rest.rpartition(":")
+    if (scheme not in {"http", "https"} or not sep or not colon or not host or not port.isdigit()
+            or "/" in rest or not 0 < int(port) <= 65535):
+        raise SettingsError(f"KAIROS_ADVERTISED_URL={url!r}: use http://host:port (how the other workers reach "
+                            "this one, e.g. http://kairos-0.kairos-headless:8080)")
 
 
 def validate_kafka_security(s: Settings) -> None:

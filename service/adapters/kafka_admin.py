@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
@@ -56,15 +56,19 @@ async def wait_for_cluster(bootstrap: list[str], timeout_s: float, first_delay_s
 
 
 async def ensure_topics(bootstrap: list[str], topics: Iterable[tuple[str, int]], replication: int,
-                        security: KafkaSecurity = PLAINTEXT) -> list[str]:
-    """Creates missing topics; returns the names created. Existing topics keep their layout,
-    but a partition count different from the wanted one is reported (keys would move)."""
+                        security: KafkaSecurity = PLAINTEXT,
+                        configs: Mapping[str, Mapping[str, str]] | None = None) -> list[str]:
+    """Creates missing topics (with `configs[name]`, e.g. compaction); returns the names created.
+    Existing topics keep their layout and configs, but a partition count different from the
+    wanted one is reported (keys would move)."""
     wanted = dict(topics)
+    configs = configs or {}
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000, **security.client_kwargs())
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [NewTopic(name, parts, replication) for name, parts in wanted.items() if name not in existing]
+        missing = [NewTopic(name, parts, replication, topic_configs=dict(configs.get(name, {})))
+                   for name, parts in wanted.items() if name not in existing]
         created: list[str] = []
         if missing:
             resp = await admin.create_topics(missing)

@@ -16,6 +16,7 @@ from service.api.deps import DEPS_KEY, ApiDeps
 from service.api.drain import InFlight, in_flight_middleware
 from service.api.errors import ApiError, NotFound, PayloadTooLarge, clip
 from service.api.handlers import admin_clock, post_decisions, post_events
+from service.api.observability import get_cluster, get_log_level, put_log_level, request_id_middleware
 from service.api.webhooks import options_webhook, post_webhook
 from service.telemetry.metrics import render
 
@@ -78,7 +79,7 @@ async def metrics(request: web.Request) -> web.Response:
 def build_http_app(deps: ApiDeps, auth: Authenticator, in_flight: InFlight | None = None) -> web.Application:
     # The in-flight count wraps everything (a graceful stop waits for it); error_middleware comes
     # next: auth refusals get the same error bodies and request metrics.
-    middlewares = [error_middleware, auth_middleware(auth, deps.metrics.auth_failures)]
+    middlewares = [request_id_middleware(), error_middleware, auth_middleware(auth, deps.metrics.auth_failures)]
     if in_flight is not None:
         middlewares.insert(0, in_flight_middleware(in_flight))
     app = web.Application(middlewares=middlewares, client_max_size=deps.settings.max_body_bytes)
@@ -92,6 +93,9 @@ def build_http_app(deps: ApiDeps, auth: Authenticator, in_flight: InFlight | Non
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/admin/customers/{customer_id}/state", get_customer_state)
     app.router.add_delete("/v1/customers/{customer_id}", delete_customer)
+    app.router.add_get("/admin/log-level", get_log_level)
+    app.router.add_put("/admin/log-level", put_log_level)
+    app.router.add_get("/admin/cluster", get_cluster)
     if deps.settings.test_clock:
         app.router.add_post("/admin/clock", admin_clock)
     return app

@@ -10,17 +10,28 @@ from aiohttp import web
 from service.adapters.producer import ProduceError
 from service.api.deps import deps_of
 from service.api.errors import NotFound, Unavailable, clip
+from service.api.forwarding import LOCAL
+from service.core.events import CUSTOMER_ID_RULE, is_valid_id
 from service.core.timeutil import format_rfc3339_ms
 from service.stream.erasure import ERASE, HEADER_CONTROL, control_record
 
 
 async def get_customer_state(request: web.Request) -> web.Response:
-    """The customer's state record as stored on this worker (support and tests)."""
+    """The customer's state record, as held by the worker that owns her (forwarded there when
+    that is another worker of the group)."""
     deps = deps_of(request)
     customer_id = request.match_info["customer_id"]
+    if not is_valid_id(customer_id):
+        raise NotFound(CUSTOMER_ID_RULE)
+    routed = LOCAL if deps.forwarder is None else await deps.forwarder.route(request, b"", customer_id.encode())
+    if routed.response is not None:
+        return routed.response
     state = deps.read_state(customer_id)
     if state is None:
-        raise NotFound(f"no state for customer {clip(customer_id)!r} on this worker")
+        if routed.reason is not None and routed.degraded:
+            raise Unavailable(f"{routed.reason['detail']}; ask again later", details={"retry_after_s": 1},
+                              headers={"Retry-After": "1"})
+        raise NotFound(f"no state for customer {clip(customer_id)!r}")
     return web.Response(body=orjson.dumps(state), content_type="application/json")
 
 
@@ -31,8 +42,8 @@ async def delete_customer(request: web.Request) -> web.Response:
     before the 202; the worker that owns her applies it in order with her other events."""
     deps = deps_of(request)
     customer_id = request.match_info["customer_id"]
-    if not 1 <= len(customer_id) <= 128:
-        raise NotFound("a customer id has 1 to 128 characters")
+    if not is_valid_id(customer_id):
+        raise NotFound(CUSTOMER_ID_RULE)
     now_ms = deps.clock.now_ms()
     request_id = str(uuid.uuid4())
     try:

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from service.adapters.clock import Clock
+from service.api.forwarding import Forwarder
 from service.api.validation import EventValidator
 from service.api.webhook_auth import WebhookSecrets
 from service.api.wire import FieldError
@@ -73,6 +74,8 @@ class ApiDeps:
     recent_ids: RecentIds
     topics: Topics
     webhooks: WebhookDeps | None = None
+    # Scale-out: forwards requests about customers another worker owns (None: answer everything here).
+    forwarder: Forwarder | None = None
 
 
 DEPS_KEY = web.AppKey("deps", ApiDeps)

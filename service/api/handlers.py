@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 import uuid
@@ -20,6 +21,7 @@ from service.api.errors import (
     UnsupportedMediaType,
     clip,
 )
+from service.api.forwarding import LOCAL
 from service.api.ingest import error_details
 from service.api.ingest_path import ingest_entries
 from service.api.wire import BodyError, FieldError, parse_json_array, parse_ndjson
@@ -27,6 +29,9 @@ from service.core.decide import decide_with_context, decision_record
 from service.core.policy import Policy
 from service.core.state import StateFormatError
 from service.core.timeutil import format_rfc3339_ms, parse_rfc3339_ms
+from service.telemetry import logging as log_context
+
+log = logging.getLogger("kairos.decisions")
 
 JSON_TYPES = frozenset({"application/json"})
 NDJSON_TYPES = frozenset({"application/x-ndjson", "application/ndjson", "application/jsonl"})
@@ -92,22 +97,33 @@ async def post_decisions(request: web.Request) -> web.Response:
         raise UnsupportedMediaType(f"content type {clip(request.content_type)!r} is not accepted: "
                                    "send application/json",
                                    details={"supported_content_types": ["application/json"]})
-    req = _json_body(await request.read())
+    raw = await request.read()
+    req = _json_body(raw)
     errors = deps.validate_decision_request(req)
     if errors:
         raise InvalidRequest("the decision request is not valid", details={"errors": error_details(errors)})
     stage = deps.metrics.decision_stage
-    t_parsed = time.perf_counter()
     customer_id = req["customer_id"]
-    degraded = deps.degraded_reasons()
+    policy = deps.policy()
+    # Bounded labels: placements the policy names, everything else is "other".
+    placement = req["placement"] if req["placement"] in policy_placements(policy) else "other"
+    routed = LOCAL if deps.forwarder is None else await deps.forwarder.route(request, raw, customer_id.encode())
+    if routed.response is not None:  # answered by the worker that owns her state
+        deps.metrics.decision_latency.labels(placement, "forwarded").observe(time.perf_counter() - started)
+        return routed.response
+    t_parsed = time.perf_counter()
+    degraded = [*deps.degraded_reasons(), *routed.degraded]
     try:
         state = deps.read_state(customer_id)
     except StateFormatError:
         state, degraded = None, [*degraded, "state_unreadable"]
     t_read = time.perf_counter()
-    policy = deps.policy()
+    decision_id = str(uuid.uuid4())
+    log_context.decision_id.set(decision_id)
     decision, context = decide_with_context(state, req, deps.reference, policy, deps.clock.now_ms(),
-                                            str(uuid.uuid4()), degraded)
+                                            decision_id, degraded)
+    if routed.reason is not None:
+        decision["reasons"].append(routed.reason)
     t_decided = time.perf_counter()
     encoded = orjson.dumps(decision)
     t_encoded = time.perf_counter()
@@ -120,12 +136,16 @@ async def post_decisions(request: web.Request) -> web.Response:
                           ("audit", finished - t_encoded)):
         stage.labels(name).observe(seconds)
     incentive = decision.get("incentive")
-    # Bounded labels: placements the policy names, everything else is "other".
-    placement = req["placement"] if req["placement"] in policy_placements(policy) else "other"
     deps.metrics.decisions.labels(
         placement, decision["screen"], incentive["kind"] if incentive else "none",
         str(decision["degraded"]).lower(), str(decision["cold_start"]).lower()).inc()
-    deps.metrics.decision_latency.labels(placement, "ok").observe(time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
+    # for_peer: decided here for a worker that forwarded it (that worker observes the client's latency).
+    outcome = "fallback" if routed.degraded else "for_peer" if routed.reason is not None else "ok"
+    deps.metrics.decision_latency.labels(placement, outcome).observe(elapsed)
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("decision answered", extra={"placement": placement, "screen": decision["screen"],
+                                              "degraded": decision["degraded"], "latency_s": round(elapsed, 6)})
     return web.Response(body=encoded, content_type="application/json")
 
 

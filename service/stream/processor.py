@@ -53,9 +53,12 @@ class StreamRuntime:
 def build_stream(
     settings: Settings, names: topics.Topics, bootstrap: list[str], store_kind: str, data_dir: Path,
     metrics: Metrics, validator: EventValidator, now_ms: Callable[[], int], state_config: StateConfig,
-    security: KafkaSecurity = PLAINTEXT, derive: Derive | None = None,
+    security: KafkaSecurity = PLAINTEXT, derive: Derive | None = None, canonical_url: str | None = None,
 ) -> StreamRuntime:
-    """Builds (does not start) the faust app, its table (memory or rocksdb) under `data_dir`."""
+    """Builds (does not start) the faust app, its table (memory or rocksdb) under `data_dir`.
+
+    `canonical_url` is how the group's other workers reach this one (faust's assignor shares it
+    with every member; service/stream/ownership.py routes by it). faust's web server stays off."""
     faust_transport.register()
     store = "memory://" if store_kind == "memory" else "rocksdb://"
     app = faust.App(
@@ -68,6 +71,7 @@ def build_stream(
         # WEB_PORT … from the environment, so its env prefix is one nobody sets.
         env_prefix="KAIROS_FAUST_ENV_DISABLED_",
         web_enabled=False,
+        canonical_url=canonical_url,
         autodiscover=False,
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication_factor,
@@ -172,7 +176,7 @@ class RecordApplier:
             # Redelivered after a crash or rebalance (faust re-reads from the last commit): the
             # whole record is already in the state, however many events it holds.
             for item in items:
-                self._metrics.state_apply.labels(_known_type(_type_of(item)), "duplicate", source).inc()
+                self._count(_known_type(_type_of(item)), "duplicate", source)
             return []
         dead: list[bytes] = []
         customer_id = key.decode("utf-8", "replace")
@@ -194,11 +198,11 @@ class RecordApplier:
                 continue
             if erased_until is not None and parse_rfc3339_ms(item["occurred_at"]) <= erased_until:
                 # Hers from before the erasure (a replay, a redelivery, a late upload): dropped.
-                self._metrics.state_apply.labels(etype, "erased", source).inc()
+                self._count(etype, "erased", source)
                 continue
             received_ms = _received_ms(item, record_ms)
             result = apply_event(state, item, received_ms, self._cfg)
-            self._metrics.state_apply.labels(etype, result.outcome, source).inc()
+            self._count(etype, result.outcome, source)
             if result.outcome == "applied":
                 self._metrics.event_time_to_state.observe(max(self._now_ms() - received_ms, 0) / 1000)
             state = result.state
@@ -222,13 +226,18 @@ class RecordApplier:
         self._erasures[erasure_key(key)] = str(max(until, int(previous) if previous else until)).encode()
         if key in self._table:
             del self._table[key]  # a tombstone in the changelog
-        self._metrics.state_apply.labels("customer.erased", "applied", source).inc()
+        self._count("customer.erased", "applied", source)
         log.info("customer erased", extra={"request_id": control.get("request_id")})
         return []
 
+    def _count(self, etype: str, outcome: str, source: str) -> None:
+        self._metrics.state_apply.labels(etype, outcome, source).inc()
+        if source == "kafka":  # no HTTP door: the outcome on the stream is this source's result
+            self._metrics.events.labels(etype, outcome, "kafka").inc()
+
     def _reject(self, etype: str, source: str, reason: str, message: Any, original: object) -> bytes:
         """Counts, logs (without the event's content) and builds the dead-letter record."""
-        self._metrics.state_apply.labels(_known_type(etype), "rejected", source).inc()
+        self._count(_known_type(etype), "rejected", source)
         where = {"topic": message.topic, "partition": message.partition, "offset": message.offset}
         log.warning("event rejected on the stream; written to the dead-letter topic", extra={**where, "reason": reason})
         return dead_letter(where, reason, original)

@@ -63,6 +63,19 @@ class Topics:
                  self.decisions, self.notifications]
         return [(name, partitions) for name in named] + [(self.dead_letters, 1), (self.state_epoch, 1)]
 
+    def configs(self) -> dict[str, dict[str, str]]:
+        """Topic configs Kairos creates topics with, for a real Kafka (Tansu accepts and ignores
+        them). Changelogs are compacted: the latest record per customer is her state, however old.
+        The cluster epoch and reference data are kept forever: a worker that starts reads them
+        from the beginning (reference stock is keyed by product, not by store, so compaction
+        would drop other stores' stock). Customer events, audit records and notifications keep
+        the cluster's default retention: the state does not need them once applied."""
+        compact = {"cleanup.policy": "compact"}
+        forever = {"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"}
+        out = {self.state_changelog: compact, self.erasures_changelog: compact, self.state_epoch: forever}
+        out.update(dict.fromkeys(self.reference, forever))
+        return out
+
     def route(self, event: dict[str, object]) -> tuple[str, bytes]:
         """(topic, key bytes) for an already-validated event. Keys are UTF-8 bytes everywhere —
         the table, the source topic and table routing must agree (BROKER.md, table_route)."""

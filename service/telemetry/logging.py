@@ -1,10 +1,14 @@
-"""Structured JSON logs on stderr: one object per line, with the `extra` fields of each call.
+"""Structured JSON logs on stderr: one object per line, with the `extra` fields of each call and
+the request id and decision id of the request being handled (telemetry layer).
 
-Never log personal data (coordinates, names, free text from events): callers pass ids and counts.
+Never log personal data (customer ids, coordinates, names, free text from events): callers pass
+ids of requests, decisions, records and counts. The level can be changed while Kairos runs
+(`PUT /admin/log-level`, SIGUSR1 for DEBUG, SIGUSR2 back to KAIROS_LOG_LEVEL).
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import sys
 import time
@@ -12,6 +16,15 @@ import time
 import orjson
 
 _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# Libraries that are chatty about every rebalance step and fetch: never below WARNING.
+NOISY = ("faust", "aiokafka", "mode")
+
+# Set by the HTTP layer for the request being handled (contextvars follow the request's task).
+request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("kairos_request_id", default=None)
+decision_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("kairos_decision_id", default=None)
+
+_configured = {"level": "INFO"}
 
 
 class JsonFormatter(logging.Formatter):
@@ -22,6 +35,11 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
+        rid, did = request_id.get(), decision_id.get()
+        if rid is not None:
+            out["request_id"] = rid
+        if did is not None:
+            out["decision_id"] = did
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
                 out[key] = value
@@ -35,7 +53,33 @@ def configure_logging(level: str) -> None:
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    # faust/aiokafka are chatty at INFO about every rebalance step.
-    for noisy in ("faust", "aiokafka", "mode"):
+    _configured["level"] = level.upper()
+    _apply(level.upper())
+
+
+def _apply(level: str) -> None:
+    root = logging.getLogger()
+    root.setLevel(level)
+    for noisy in NOISY:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+def current_level() -> str:
+    return logging.getLevelName(logging.getLogger().level)
+
+
+def configured_level() -> str:
+    """The level Kairos started with (KAIROS_LOG_LEVEL)."""
+    return _configured["level"]
+
+
+def set_level(level: str, by: str) -> str:
+    """Changes the level of every Kairos logger now; returns the previous one. The change itself
+    is logged at WARNING, so it shows whatever the new level is."""
+    level = level.upper()
+    if level not in LEVELS:
+        raise ValueError(f"log level {level!r}: use {', '.join(LEVELS)}")
+    previous = current_level()
+    _apply(level)
+    logging.getLogger("kairos").warning("log level changed", extra={"from": previous, "to": level, "by": by})
+    return previous

@@ -28,6 +28,17 @@ STAGE_BUCKETS = (0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0
 # What POST /v1/decisions does, in order. `decide` is one pure call (service/core/decide.py):
 # situation (context), screen rule (policy) and block filling (ranking) are not timed apart.
 DECISION_STAGES = ("parse", "state_read", "decide", "serialise", "audit")
+# How a decision was answered: here from local state (ok), by the owning worker (forwarded), here
+# without the owner's state because it did not answer (fallback, degraded), or here for another
+# worker that forwarded it (for_peer; that worker observes the latency its client saw, so the
+# latency objective counts every client request once by leaving for_peer out).
+DECISION_OUTCOMES = ("ok", "forwarded", "fallback", "for_peer")
+FORWARD_RESULTS = ("ok", "unreachable", "timeout", "owner_error")
+# A trigger's way from a situation on the stream to a sent notification (issue 3 increments it;
+# declared here so alerts and the dashboard have one name): detected → eligible → sent, or
+# capped (contact budget), deferred (quiet hours), expired (deferred past its validity),
+# suppressed (no consent). `kind` is the policy's trigger kind, a bounded set.
+FUNNEL_STAGES = ("detected", "eligible", "capped", "deferred", "sent", "expired", "suppressed")
 
 
 @dataclass(frozen=True)
@@ -50,6 +61,8 @@ class Metrics:
     broker_up: Gauge
     auth_failures: Counter
     consumer_lag: Gauge
+    decision_forwards: Counter
+    trigger_funnel: Counter
 
 
 def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
@@ -57,7 +70,8 @@ def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
     return Metrics(
         registry=reg,
         decision_latency=Histogram(
-            "kairos_decision_latency_seconds", "Time to answer POST /v1/decisions, server side.",
+            "kairos_decision_latency_seconds",
+            "Time to answer POST /v1/decisions, server side, by outcome: " + ", ".join(DECISION_OUTCOMES) + ".",
             ["placement", "outcome"], buckets=LATENCY_BUCKETS, registry=reg,
         ),
         decision_stage=Histogram(
@@ -70,8 +84,10 @@ def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
             ["placement", "screen", "incentive_kind", "degraded", "cold_start"], registry=reg,
         ),
         events=Counter(
-            "kairos_events_total", "Events received, by type, result (accepted, duplicate, rejected, applied, "
-            "ignored) and source (http, reference).",
+            "kairos_events_total", "Events received, by type, result and source: http (POST /v1/events: "
+            "accepted, duplicate, rejected), provider (webhooks), kafka (written to the customer topic by "
+            "others: applied, duplicate, late, ignored, rejected, erased) and reference (the reference feed: "
+            "applied, ignored, rejected).",
             ["type", "result", "source"], registry=reg,
         ),
         state_apply=Counter(
@@ -94,7 +110,9 @@ def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
             "kairos_customers_in_state", "Customer state records held by this worker's table.", registry=reg,
         ),
         recovery_in_progress=Gauge(
-            "kairos_recovery_in_progress", "1 while the table is recovering from its changelog.", registry=reg,
+            "kairos_recovery_in_progress",
+            "1 from start until the first table recovery is complete, and while a rebalance or a recovery from "
+            "the changelog is under way (decisions are marked degraded then).", registry=reg,
         ),
         ready=Gauge("kairos_ready", "1 once the first recovery after start is complete.", registry=reg),
         policy_version=Gauge(
@@ -123,6 +141,17 @@ def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
             "Customer-event records on the broker not yet processed by this worker, per partition it owns "
             "(high watermark of the last fetch minus the committed offset).",
             ["partition"], registry=reg,
+        ),
+        decision_forwards=_with_labels(Counter(
+            "kairos_decision_forwards_total",
+            "Requests forwarded to the worker that owns the customer's state, by result (ok; unreachable, "
+            "timeout, owner_error: answered here, degraded).",
+            ["result"], registry=reg,
+        ), FORWARD_RESULTS),
+        trigger_funnel=Counter(
+            "kairos_trigger_funnel_total",
+            "Triggers by kind and stage: " + ", ".join(FUNNEL_STAGES) + ".",
+            ["kind", "stage"], registry=reg,
         ),
     )
 

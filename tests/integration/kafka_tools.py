@@ -58,3 +58,33 @@ def read_all(bootstrap: str, topic: str, timeout_s: float = 3.0) -> list[Any]:
             await consumer.stop()
 
     return asyncio.run(run())
+
+
+def produce_many(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
+    """Sends all records in batches (not one round trip each), so they arrive faster than consumed."""
+    async def run() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+        await producer.start()
+        try:
+            futures = [await producer.send(topic, value=v, key=k) for k, v in records]
+            await asyncio.gather(*futures)
+        finally:
+            await producer.stop()
+
+    asyncio.run(run())
+
+
+def topic_configs(bootstrap: str, topics: list[str]) -> dict[str, dict[str, str]]:
+    """The configs the broker holds for each topic (DescribeConfigs)."""
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    async def run() -> dict[str, dict[str, str]]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            responses = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, t) for t in topics])
+            return {res[3]: {entry[0]: entry[1] for entry in res[4]} for r in responses for res in r.resources}
+        finally:
+            await admin.close()
+
+    return asyncio.run(run())

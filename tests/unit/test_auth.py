@@ -260,6 +260,7 @@ def stub_deps(settings: Settings) -> ApiDeps:
     deps.readiness = lambda: (True, [])
     deps.refresh_gauges = lambda: None
     deps.read_state = lambda customer_id: None
+    deps.forwarder = None
     return cast(ApiDeps, deps)
 
 

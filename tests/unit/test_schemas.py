@@ -214,7 +214,10 @@ def test_openapi_operations_and_statuses() -> None:
         ("/readyz", "get"): ["200", "503"],
         ("/metrics", "get"): ["200", "401", "403", "429"],
         ("/admin/clock", "post"): ["200", "400", "401", "403", "404", "429"],
-        ("/admin/customers/{customer_id}/state", "get"): ["200", "401", "403", "404", "429"],
+        ("/admin/customers/{customer_id}/state", "get"): ["200", "401", "403", "404", "429", "503"],
+        ("/admin/log-level", "get"): ["200", "401", "403", "429"],
+        ("/admin/log-level", "put"): ["200", "400", "401", "403", "429"],
+        ("/admin/cluster", "get"): ["200", "401", "403", "429"],
         ("/v1/customers/{customer_id}", "delete"): ["202", "401", "403", "404", "429", "503"],
         ("/v1/webhooks/{provider}", "post"): ["200", "202", "400", "401", "404", "413", "415", "503"],
         ("/v1/webhooks/{provider}", "options"): ["200", "400", "404"],
@@ -247,6 +250,9 @@ def test_openapi_every_operation_but_the_probes_needs_a_key_with_its_scope() -> 
         # Webhooks carry the provider's own signature instead of a Kairos key.
         ("/v1/webhooks/{provider}", "post"): [],
         ("/v1/webhooks/{provider}", "options"): [],
+        ("/admin/log-level", "get"): [{"bearerAuth": ["admin"]}],
+        ("/admin/log-level", "put"): [{"bearerAuth": ["admin"]}],
+        ("/admin/cluster", "get"): [{"bearerAuth": ["admin"]}],
     }
     for (path, method), security in scopes.items():
         responses = spec["paths"][path][method]["responses"]
@@ -263,6 +269,7 @@ def test_openapi_every_operation_but_the_probes_needs_a_key_with_its_scope() -> 
 
 def test_openapi_inline_objects_are_strict() -> None:
     inline = [n for _, n in walk(load_openapi()) if n.get("type") == "object"]
-    # admin/clock request and response, Health, erasure receipt, Event Grid validation answer
-    assert len(inline) == 5
+    # admin/clock request and response, Health, erasure receipt, Event Grid validation answer,
+    # log-level request and response, cluster view and its member
+    assert len(inline) == 9
     assert all(n["additionalProperties"] is False for n in inline)
