@@ -47,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     create = keys_sub.add_parser("create", help="create an API key: prints it once and adds its hash to the keys file")
     create.add_argument("--id", required=True, help="key id: a-z, 0-9 and '-' (e.g. ios-app)")
-    create.add_argument("--scopes", required=True, help="comma-separated: ingest, decide, admin, metrics")
+    create.add_argument("--scopes", required=True, help="comma-separated: ingest, reference, decide, admin, metrics")
     create.add_argument("--file", type=Path, help=f"keys file, created if missing (default: KAIROS_API_KEYS_FILE, "
                         f"else ./{DEFAULT_KEYS_FILE})")
     create.add_argument("--rate-per-s", type=float, help="this key's rate limit (default KAIROS_RATE_LIMIT_PER_S)")

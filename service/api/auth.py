@@ -41,7 +41,10 @@ from service.settings import Settings
 log = logging.getLogger("kairos.auth")
 
 INGEST, DECIDE, ADMIN, METRICS = "ingest", "decide", "admin", "metrics"
-SCOPES = frozenset({INGEST, DECIDE, ADMIN, METRICS})
+# Reference data (products, stores, stock, weather) changes what every customer sees: an app's
+# ingest key must not be able to rewrite the catalogue, so those events need this scope too.
+REFERENCE = "reference"
+SCOPES = frozenset({INGEST, DECIDE, ADMIN, METRICS, REFERENCE})
 KEY_PREFIX = "kairos_"
 # The id is delimited by '_' inside the key, so it cannot contain one.
 KEY_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
@@ -93,6 +96,10 @@ class ApiKey:
     scopes: frozenset[str]
     rate_per_s: float
     burst: int
+
+
+# Where the auth middleware leaves the caller's key for the handlers (scope checks per event).
+API_KEY = web.RequestKey("kairos.api_key", ApiKey)
 
 
 def hash_key(key: str) -> str:
@@ -312,6 +319,10 @@ class Authenticator:
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized("missing", "an API key is required: send Authorization: Bearer <key>",
                                headers={"WWW-Authenticate": REALM})
+        if not token.isascii() or not token.isprintable():
+            # aiohttp hands undecodable header bytes over as surrogates: never a key of ours.
+            raise Unauthorized("invalid", "the API key is not valid",
+                               headers={"WWW-Authenticate": f'{REALM}, error="invalid_token"'})
         key_id = key_id_of(token)
         key = self._keys.get(key_id) if key_id is not None else None
         presented = hashlib.sha256(token.encode()).digest()
@@ -350,7 +361,9 @@ def auth_middleware(auth: Authenticator, failures: Counter) -> Middleware:
         scope = required_scope(request.method, match.route.resource.canonical)
         if scope is not None:
             try:
-                auth.authorize(auth.authenticate(request.headers.get("Authorization")), scope)
+                key = auth.authenticate(request.headers.get("Authorization"))
+                auth.authorize(key, scope)
+                request[API_KEY] = key
             except AuthError as exc:
                 failures.labels(exc.reason).inc()
                 raise

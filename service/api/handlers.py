@@ -12,6 +12,7 @@ import orjson
 from aiohttp import web
 
 from service.adapters.clock import ManualClock
+from service.api.auth import API_KEY, REFERENCE
 from service.api.deps import deps_of
 from service.api.errors import (
     InvalidJson,
@@ -66,7 +67,9 @@ async def post_events(request: web.Request) -> web.Response:
         raise PayloadTooLarge(f"{len(entries)} events in one request; send at most {limit} per request")
     if not entries:
         raise InvalidRequest("no events in the request body")
-    results = await ingest_entries(deps, entries, "http")
+    key = request.get(API_KEY)
+    refused = key.id if key is not None and REFERENCE not in key.scopes else None
+    results = await ingest_entries(deps, entries, "http", reference_refused_to=refused)
     counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
     for res in results:
         counts[res["status"]] += 1

@@ -17,15 +17,25 @@ from service.core.timeutil import format_rfc3339_ms
 
 
 async def ingest_entries(deps: ApiDeps, entries: list[tuple[object | None, FieldError | None]],
-                         source: str) -> list[dict[str, Any]]:
+                         source: str, reference_refused_to: str | None = None) -> list[dict[str, Any]]:
     """Per-entry results (index = position in `entries`): accepted, duplicate or rejected.
 
     Returns once the broker has acknowledged every accepted event; raises Unavailable (503, nothing
-    counted as accepted) when it did not. `source` labels kairos_events_total (http, webhook)."""
+    counted as accepted) when it did not. `source` labels kairos_events_total (http, webhook).
+    `reference_refused_to` names an API key without the reference scope: its reference events
+    (catalog, stores, stock, weather) are rejected one by one, the rest of the batch goes on."""
     now_ms = deps.clock.now_ms()
     skew_ms = int(deps.settings.max_future_skew_s * 1000)
-    batch = plan_batch(entries, lambda item: deps.event_validator.validate(item, now_ms, skew_ms),
-                       deps.topics.route, deps.recent_ids.__contains__, format_rfc3339_ms(now_ms))
+
+    def validate(item: object) -> list[FieldError]:
+        errors = deps.event_validator.validate(item, now_ms, skew_ms)
+        etype = item.get("type") if isinstance(item, dict) else None
+        if reference_refused_to is not None and etype in REFERENCE_EVENT_TYPES:
+            errors = [FieldError("/type", f"the API key {reference_refused_to!r} may not send reference data "
+                                 f"({etype}): that needs the 'reference' scope"), *errors]
+        return errors
+
+    batch = plan_batch(entries, validate, deps.topics.route, deps.recent_ids.__contains__, format_rfc3339_ms(now_ms))
     outcomes = await deps.producer.send_each([(t, k, v) for t, k, v, _ in batch.records])
     failed = [(rec, exc) for rec, exc in zip(batch.records, outcomes, strict=True) if exc is not None]
     stored = {i for rec, exc in zip(batch.records, outcomes, strict=True) if exc is None for i in rec[3]}

@@ -26,7 +26,7 @@ READY_TIMEOUT_S = 90.0
 # Every Kairos the tests start trusts this key (all scopes, default rates) unless a test brings its
 # own keys file (KAIROS_API_KEYS_FILE in `env`; "" = none, so Kairos makes a development key).
 TEST_API_KEY = "kairos_tests_T3st-K3y-0nly-f0r-the-1ntegrati0n-tests-xyzw"
-ALL_SCOPES = ("admin", "decide", "ingest", "metrics")
+ALL_SCOPES = ("admin", "decide", "ingest", "metrics", "reference")
 
 
 def key_entry(key: str, scopes: tuple[str, ...] | list[str] = ALL_SCOPES, **rates: float) -> dict[str, Any]:

@@ -89,6 +89,20 @@ def test_scopes_and_per_key_rate_limits(broker: BrokerProcess, namespace: str, t
         assert http("GET", url + "/metrics").status == 401
         ingested = http("POST", url + "/v1/events", json.dumps([event("bea")]).encode(), api_key=INGEST_ONLY)
         assert ingested.status == 202 and ingested.json()["accepted"] == 1
+        # Reference data (here a product) needs the reference scope: that event alone is rejected.
+        product = {"event_id": "p-evil", "type": "product.upserted", "occurred_at": "2026-12-03T18:00:00Z",
+                   "source": "x", "product_id": "p-1", "name": "FREE - visit evil.example", "category": "apparel",
+                   "price": 1, "currency": "GBP", "promoted": True}
+        mixed = http("POST", url + "/v1/events", json.dumps([product, event("bea")]).encode(),
+                     api_key=INGEST_ONLY)
+        assert mixed.status == 202
+        assert [r["status"] for r in mixed.json()["results"]] == ["rejected", "accepted"]
+        assert mixed.json()["results"][0]["errors"] == [{
+            "pointer": "/type", "reason": "the API key 'ingest-only' may not send reference data (product.upserted): "
+            "that needs the 'reference' scope"}]
+        # Header bytes that are not UTF-8 are an invalid key, not a server error.
+        garbled = http("POST", url + "/v1/events", b"[]", headers={"Authorization": "Bearer \xff\xfe"})
+        assert garbled.status == 401 and garbled.json()["error"]["code"] == "unauthorized"
         forbidden = http("POST", url + "/v1/decisions", decision_body("bea"), api_key=INGEST_ONLY)
         assert forbidden.status == 403
         assert forbidden.json()["error"] == {
@@ -98,7 +112,7 @@ def test_scopes_and_per_key_rate_limits(broker: BrokerProcess, namespace: str, t
             'Bearer realm="kairos", error="insufficient_scope", scope="decide"')
         assert_schema("error.schema.json", forbidden.json())
         assert http("GET", url + "/admin/customers/bea/state", api_key=INGEST_ONLY).status == 403
-        assert eventually(lambda: worker.state("bea"))["events_applied"] == 1  # OPS has admin
+        assert eventually(lambda: (s := worker.state("bea")) and s["events_applied"] == 2 and s)  # OPS has admin
 
         statuses = [http("GET", url + "/metrics", api_key=TINY) for _ in range(3)]
         assert [r.status for r in statuses] == [200, 200, 429]
@@ -118,7 +132,7 @@ def test_scopes_and_per_key_rate_limits(broker: BrokerProcess, namespace: str, t
         assert metric_value(text, "kairos_auth_failures_total", reason="forbidden") == 2
         assert metric_value(text, "kairos_auth_failures_total", reason="rate_limited") >= 1
         assert metric_value(text, "kairos_auth_failures_total", reason="missing") == 0
-        assert metric_value(text, "kairos_auth_failures_total", reason="invalid") == 1
+        assert metric_value(text, "kairos_auth_failures_total", reason="invalid") == 2
     finally:
         assert worker.stop() == 0
 
@@ -133,7 +147,8 @@ def test_a_bad_keys_file_stops_the_start_with_a_clear_error(tmp_path: Path) -> N
     finally:
         if worker.proc.poll() is None:  # it started after all: stop it (and its embedded broker)
             worker.stop()
-    assert f"{keys_file}: keys[0]: unknown scope 'write' (known: admin, decide, ingest, metrics)" in worker.log()
+    known = "admin, decide, ingest, metrics, reference"
+    assert f"{keys_file}: keys[0]: unknown scope 'write' (known: {known})" in worker.log()
     assert "Traceback" not in worker.log()
 
 

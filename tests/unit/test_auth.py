@@ -88,11 +88,11 @@ def test_a_valid_file_with_defaults_and_own_rates() -> None:
     ({"keys": [entry(hash="md5:" + "ab" * 16)]}, 'keys.json: keys[0]: hash must be "sha256:" followed by 64 '
      "lower-case hex digits (the hash of the key, never the key itself)"),
     ({"keys": [entry(scopes=["ingest", "write"])]},
-     "keys.json: keys[0]: unknown scope 'write' (known: admin, decide, ingest, metrics)"),
+     "keys.json: keys[0]: unknown scope 'write' (known: admin, decide, ingest, metrics, reference)"),
     ({"keys": [entry(scopes=[])]},
-     "keys.json: keys[0]: scopes must be a non-empty list of admin, decide, ingest, metrics"),
+     "keys.json: keys[0]: scopes must be a non-empty list of admin, decide, ingest, metrics, reference"),
     ({"keys": [entry(scopes="ingest")]},
-     "keys.json: keys[0]: scopes must be a non-empty list of admin, decide, ingest, metrics"),
+     "keys.json: keys[0]: scopes must be a non-empty list of admin, decide, ingest, metrics, reference"),
     ({"keys": [entry(rate_per_s=0)]}, "keys.json: keys[0]: rate_per_s must be a number greater than 0"),
     ({"keys": [entry(rate_per_s="9")]}, "keys.json: keys[0]: rate_per_s must be a number greater than 0"),
     ({"keys": [entry(rate_per_s=True)]}, "keys.json: keys[0]: rate_per_s must be a number greater than 0"),
@@ -350,7 +350,8 @@ def test_create_key_appends_and_refuses_a_duplicate_id(tmp_path: Path) -> None:
     assert str(err.value) == (f"{path}: a key with id 'ios-app' exists already; choose another id "
                               "(or remove the old entry first)")
     assert json.loads(path.read_text()) == document  # untouched
-    with pytest.raises(KeysFileError, match=r"^unknown scope 'write' \(known: admin, decide, ingest, metrics\)$"):
+    known = r"\(known: admin, decide, ingest, metrics, reference\)"
+    with pytest.raises(KeysFileError, match=rf"^unknown scope 'write' {known}$"):
         create_key(path, "x", ["write"])
     with pytest.raises(KeysFileError, match=r"^id 'A_B' must be"):
         create_key(path, "A_B", ["admin"])
