@@ -51,6 +51,9 @@ class Settings:
     # How long ingest waits for the broker's acknowledgement before answering 503.
     produce_timeout_s: float = 5.0
     max_body_bytes: int = 1_048_576
+    # A request body must arrive within this long (408 after): a client that stops sending mid-body
+    # must not hold a connection and a handler open.
+    body_read_timeout_s: float = 30.0
     max_events_per_request: int = 1000
     max_future_skew_s: float = 300.0
     # Apps send events buffered while offline: an hour late is still merged.
@@ -184,6 +187,8 @@ def validate(s: Settings) -> None:
         raise SettingsError(f"KAIROS_PORT={s.port} is outside 0..65535")
     if s.produce_timeout_s <= 0:
         raise SettingsError("KAIROS_PRODUCE_TIMEOUT_S must be positive")
+    if not s.body_read_timeout_s > 0:
+        raise SettingsError(f"KAIROS_BODY_READ_TIMEOUT_S={s.body_read_timeout_s}: use a number of seconds above 0")
     if s.partitions < 1:
         raise SettingsError("KAIROS_PARTITIONS must be at least 1")
     if s.store and s.store not in {"memory", "rocksdb"}:

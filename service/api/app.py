@@ -49,6 +49,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         else:
             body = {"error": {"code": exc.reason.lower().replace(" ", "_"), "message": exc.text or exc.reason}}
             response = json_response(body, exc.status, {k: v for k, v in exc.headers.items() if k == "Allow"})
+    except ConnectionResetError:
+        # The client went away (mid-body, or before the answer): nobody is left to answer, and it
+        # is not a server error. Counted under nginx's "client closed request" code.
+        log.debug("client closed the connection", extra={"route": route})
+        response = web.Response(status=499)
     except Exception:
         # A bug, never bad input: log with a reference the client can quote, answer 500.
         ref = uuid.uuid4().hex

@@ -37,6 +37,10 @@ class NotFound(ApiError):
     status, code = 404, "not_found"
 
 
+class RequestTimeout(ApiError):
+    status, code = 408, "request_timeout"
+
+
 class PayloadTooLarge(ApiError):
     status, code = 413, "payload_too_large"
 

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from service.adapters.clock import ManualClock
 from service.api.auth import API_KEY, REFERENCE
+from service.api.body import read_body
 from service.api.deps import deps_of
 from service.api.errors import (
     InvalidJson,
@@ -51,7 +52,7 @@ async def post_events(request: web.Request) -> web.Response:
             f"content type {clip(ctype)!r} is not accepted: send application/json (an array of events) "
             "or application/x-ndjson (one event per line)",
             details={"supported_content_types": ["application/json", *sorted(NDJSON_TYPES)]})
-    body = await request.read()
+    body = await read_body(request)
     if not body.strip():
         raise InvalidJson("the request body is empty; send a JSON array of events or NDJSON lines")
     entries: list[tuple[object | None, FieldError | None]]
@@ -100,7 +101,7 @@ async def post_decisions(request: web.Request) -> web.Response:
         raise UnsupportedMediaType(f"content type {clip(request.content_type)!r} is not accepted: "
                                    "send application/json",
                                    details={"supported_content_types": ["application/json"]})
-    raw = await request.read()
+    raw = await read_body(request)
     req = _json_body(raw)
     errors = deps.validate_decision_request(req)
     if errors:
@@ -157,7 +158,7 @@ async def admin_clock(request: web.Request) -> web.Response:
     clock = deps.clock
     if not isinstance(clock, ManualClock):
         raise NotFound("the test clock is off (KAIROS_TEST_CLOCK)")
-    body = _json_body(await request.read() or b"{}")
+    body = _json_body(await read_body(request) or b"{}")
     if not isinstance(body, dict) or set(body) - {"set", "advance_s"}:
         raise InvalidRequest("send {\"set\": RFC 3339 time} and/or {\"advance_s\": seconds}")
     # The new time is worked out and checked in full before the clock moves: a refused request

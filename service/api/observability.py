@@ -12,6 +12,7 @@ import orjson
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from service.api.body import read_body
 from service.api.deps import deps_of
 from service.api.errors import InvalidJson, InvalidRequest
 from service.telemetry import logging as kairos_logging
@@ -52,7 +53,7 @@ async def get_log_level(request: web.Request) -> web.Response:
 
 
 async def put_log_level(request: web.Request) -> web.Response:
-    raw = await request.read()
+    raw = await read_body(request)
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from service.api.body import read_body
 from service.api.deps import ApiDeps, WebhookDeps, deps_of
 from service.api.errors import ApiError, InvalidJson, InvalidRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
 from service.api.ingest import error_details
@@ -81,7 +82,7 @@ async def post_webhook(request: web.Request) -> web.Response:
     if ctype not in accepted_types:
         raise UnsupportedMediaType(f"content type {ctype[:80]!r} is not accepted here: send application/json",
                                    details={"supported_content_types": sorted(accepted_types)})
-    body = await request.read()
+    body = await read_body(request)
     secrets = hooks.secrets.secrets[provider]
     try:
         if provider == "kairos":

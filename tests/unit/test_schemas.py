@@ -208,18 +208,18 @@ def test_openapi_operations_and_statuses() -> None:
     paths = spec["paths"]
     statuses = {(path, method): sorted(op["responses"]) for path, item in paths.items() for method, op in item.items()}
     assert statuses == {
-        ("/v1/events", "post"): ["202", "400", "401", "403", "413", "415", "429", "503"],
-        ("/v1/decisions", "post"): ["200", "400", "401", "403", "413", "415", "429", "503"],
+        ("/v1/events", "post"): ["202", "400", "401", "403", "408", "413", "415", "429", "503"],
+        ("/v1/decisions", "post"): ["200", "400", "401", "403", "408", "413", "415", "429", "503"],
         ("/healthz", "get"): ["200"],
         ("/readyz", "get"): ["200", "503"],
         ("/metrics", "get"): ["200", "401", "403", "429"],
-        ("/admin/clock", "post"): ["200", "400", "401", "403", "404", "429"],
+        ("/admin/clock", "post"): ["200", "400", "401", "403", "404", "408", "429"],
         ("/admin/customers/{customer_id}/state", "get"): ["200", "401", "403", "404", "429", "503"],
         ("/admin/log-level", "get"): ["200", "401", "403", "429"],
-        ("/admin/log-level", "put"): ["200", "400", "401", "403", "429"],
+        ("/admin/log-level", "put"): ["200", "400", "401", "403", "408", "429"],
         ("/admin/cluster", "get"): ["200", "401", "403", "429"],
         ("/v1/customers/{customer_id}", "delete"): ["202", "401", "403", "404", "429", "503"],
-        ("/v1/webhooks/{provider}", "post"): ["200", "202", "400", "401", "404", "413", "415", "503"],
+        ("/v1/webhooks/{provider}", "post"): ["200", "202", "400", "401", "404", "408", "413", "415", "503"],
         ("/v1/webhooks/{provider}", "options"): ["200", "400", "404"],
     }
     shared = spec["components"]["responses"]
