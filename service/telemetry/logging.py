@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import re
 import sys
 import time
 
@@ -25,6 +26,21 @@ request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("kairos_
 decision_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("kairos_decision_id", default=None)
 
 _configured = {"level": "INFO"}
+
+# What a secret looks like wherever a library may echo a request line or header back into a log
+# message (aiohttp's "LineTooLong" error quotes the offending header, API key and all): a Kairos
+# key, or whatever follows "Bearer", a signature or a webhook token header.
+_SECRETS = re.compile(
+    r"(?P<key>kairos_[a-z0-9][a-z0-9-]{0,63}_)[A-Za-z0-9_-]{8,}"
+    r"|(?P<scheme>[Bb]earer\s+)[^\s'\"\\,]+"
+    r"|(?P<header>(?:X-Radar-Signature|X-Kairos-Signature|X-Kairos-Webhook-Token|aeg-sas-key)['\"]?\s*[:=]\s*['\"]?)"
+    r"[^\s'\"\\,]+",
+    re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """`text` with every API key, bearer token and webhook signature replaced by [REDACTED]."""
+    return _SECRETS.sub(lambda m: (m.group("key") or m.group("scheme") or m.group("header")) + "[REDACTED]", text)
 
 
 class JsonFormatter(logging.Formatter):
@@ -45,7 +61,10 @@ class JsonFormatter(logging.Formatter):
                 out[key] = value
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
-        return orjson.dumps(out, default=str).decode()
+        line = orjson.dumps(out, default=str).decode()
+        # Cheap when there is nothing to hide; a secret never reaches the log, whoever logged it.
+        return redact(line) if ("kairos_" in line or "earer" in line or "ignature" in line
+                                or "oken" in line or "sas-key" in line) else line
 
 
 def configure_logging(level: str) -> None:

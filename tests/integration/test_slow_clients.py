@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import kairos_env
-from tests.integration.harness import TEST_API_KEY, BrokerProcess, Kairos, eventually, metric_value
+from tests.integration.harness import TEST_API_KEY, BrokerProcess, Kairos, eventually, http, metric_value
 
 READ_TIMEOUT_S = 1
 
@@ -76,3 +76,11 @@ def test_a_client_that_goes_away_mid_body_is_no_server_error(worker: Kairos) -> 
     after = worker.metrics()
     assert metric_value(after, "kairos_http_requests_total", route="/v1/events", status="500") == errors_before
     assert "unhandled error" not in worker.log(tail=None)
+
+
+def test_an_oversized_header_is_refused_without_logging_the_key(worker: Kairos) -> None:
+    res = http("GET", worker.url + "/metrics", headers={"Authorization": f"Bearer {TEST_API_KEY}{'a' * 9000}"})
+    assert res.status == 400
+    log = worker.log(tail=None)
+    assert "LineTooLong" in log or "Line too long" in log or "too long" in log.lower()
+    assert TEST_API_KEY not in log and TEST_API_KEY[len("kairos_tests_"):] not in log
