@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import shutil
 import signal
 import time
@@ -141,6 +142,35 @@ class Running:
     stops: list[Callable[[], Any]] = field(default_factory=list)
 
 
+_RUN_DIR = re.compile(r"\d{8}T\d{6}-(\d+)")
+
+
+def remove_dead_runs(runs: Path) -> list[Path]:
+    """Removes the per-run folders of embedded runs whose process is gone (killed, so it could not
+    clean up); returns them. A folder whose process still lives (another Kairos on the same data
+    dir) and anything Kairos did not name is left alone."""
+    removed: list[Path] = []
+    for child in sorted(runs.iterdir()) if runs.is_dir() else ():
+        match = _RUN_DIR.fullmatch(child.name)
+        if match is None or not child.is_dir() or _process_alive(int(match.group(1))):
+            continue
+        shutil.rmtree(child, ignore_errors=True)
+        removed.append(child)
+    if removed:
+        log.info("removed the folders of embedded runs that were killed", extra={"runs": len(removed)})
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
 def prepare_data_dir(settings: Settings) -> tuple[Path, bool]:
     """(directory for this run's state, whether Kairos owns it and removes it at exit).
 
@@ -149,7 +179,9 @@ def prepare_data_dir(settings: Settings) -> tuple[Path, bool]:
     The user's data dir itself is never deleted."""
     base = settings.data_dir.resolve()
     if settings.embedded_broker:
-        run_dir = base / "embedded-runs" / f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+        runs = base / "embedded-runs"
+        remove_dead_runs(runs)
+        run_dir = runs / f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
         run_dir.mkdir(parents=True, exist_ok=False)
         return run_dir, True
     state_dir = base / "state"
