@@ -235,3 +235,13 @@ def test_the_policy_version_and_degraded_reasons_pass_through() -> None:
     d = decide(None, request(), make_ref(), POLICY, LUNCH, DECISION_ID, ["state_recovering"])
     assert (d["policy_version"], d["degraded"], d["degraded_reasons"]) == ("default-2026.12.2", True,
                                                                           ["state_recovering"])
+
+
+def test_the_street_screen_is_never_empty() -> None:
+    # A known customer out and about, far from every store, with nothing wished or seen yet: the
+    # personal blocks are empty, so the bestsellers close the screen (a review saw blocks: []).
+    state = anna(LUNCH, ev("app.opened", LUNCH - MIN, device=PHONE))
+    d = run(state, request(location=offset(STORE, 30_000, 0)), LUNCH)
+    assert d["screen"] == "street"
+    assert [b["id"] for b in d["blocks"]] == ["new_arrivals_for_you", "bestsellers"]
+    assert len(d["blocks"][1]["items"]) > 0
