@@ -136,7 +136,9 @@ def _usable_event(index: int, item: dict[str, Any], where: Where, kind: str, use
     location = fields.position(item, "location", where)
     confidence = fields.integer(item, "confidence", where, 1, 3)
     duration_min = fields.number(item, "duration", where, 0, MAX_DURATION_MIN, "min")
-    customer, who = _customer(user or {}, user_where, mapping)
+    if user is None or (user.get("userId") is None and user.get("deviceId") is None):
+        raise FieldProblem(user_where.pointer, "the body names no Radar user (`user.userId` or `user.deviceId`)")
+    customer, who = _customer(user, user_where, mapping)
     if customer is None:
         return Outcome(index, "unmapped", radar_id, reason=f"no customer is mapped to Radar {who}")
     if kind in PLACE_TYPES and mapping.store(PROVIDER, geofence_id=geofence_id) is None:

@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"kairos: {exc}", file=sys.stderr)
         return 2
     for f in files:
-        print(f"{f.path}: {f.kind}, {len(f.events)} events", file=sys.stderr)
+        print(describe(f, mapping_given=getattr(args, "mapping", None) is not None), file=sys.stderr)
     if args.out is not None:
         events = [e for f in files for e in f.events]
         args.out.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events), encoding="utf-8")
@@ -119,6 +119,20 @@ def run(args: argparse.Namespace) -> int:
         return 1
     print(json.dumps(summary.as_dict(), indent=2))
     return 0
+
+
+def describe(f: FileEvents, mapping_given: bool = True) -> str:
+    """One line per file (and one per warning): its kind and what it gave, with the main reasons."""
+    parts = [f"{len(f.events)} events"]
+    for label, counter in (("ignored", f.ignored), ("unmapped", f.unmapped), ("rejected", f.rejected)):
+        if counter:
+            reason, _n = counter.most_common(1)[0]
+            parts.append(f"{sum(counter.values())} {label} (e.g. {reason})")
+    line = f"{f.path}: {f.kind}, " + "; ".join(parts)
+    if f.unmapped and not mapping_given:
+        line += "; no --mapping given: provider users and devices are mapped to customers by a mapping file " \
+                "(docs/INPUT.md)"
+    return "\n".join([line, *(f"{f.path}: warning: {w}" for w in list(f.warnings)[:5])])
 
 
 def _read(args: argparse.Namespace) -> list[FileEvents]:

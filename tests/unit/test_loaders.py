@@ -219,3 +219,14 @@ def test_a_route_needs_a_customer() -> None:
                      Options(customer="anna", walk_start_ms=1_800_000_000_000))
     assert len(walk.events) == 13 and walk.events[5]["location"] == {"lat": 51.52443206064539,
                                                                     "lon": -0.11095762252807617}
+
+
+def test_metar_groups_the_parser_skips_are_noted_not_printed() -> None:
+    # pytest turns warnings into errors: the parser's RuntimeWarning must not escape from_metar
+    notes: list[str] = []
+    event = from_metar("EGLL 170550Z AUTO 22008KT 9999 NCD 10/07 Q1012 FOO/BAR NOSIG",
+                       dt.datetime(2023, 10, 17, 6, tzinfo=dt.UTC), station_table(), notes)
+    assert (event["temperature_c"], event["condition"], event["occurred_at"]) == (10.0, "clear",
+                                                                                  "2023-10-17T05:50:00.000Z")
+    assert notes == ["EGLL: the METAR parser skipped groups it does not know (FOO/BAR); the rest of the report "
+                     "is used"]
