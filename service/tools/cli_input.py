@@ -62,10 +62,13 @@ def add_commands(sub: Any) -> None:
     replay.add_argument("files", nargs="+", type=Path)
     replay.add_argument("--speed", type=float, help="real-time pace factor (1 = as recorded, 60 = a minute per "
                         "second); default: as fast as possible")
-    replay.add_argument("--rebase-time", action="store_true", help="shift event times so the first happens now")
+    replay.add_argument("--rebase-time", action="store_true",
+                        help="re-time each file's customer events to now: with --speed, each happens when it is "
+                        "sent; without, the recording's spacing ends now (docs/INPUT.md)")
     replay.add_argument("--mapping", type=Path, help="identity/place mapping file for provider payloads")
     replay.add_argument("--customer", help="customer id for a GeoJSON route (a walk)")
-    replay.add_argument("--walk-step-s", type=float, default=20.0, help="seconds between a walk's positions")
+    replay.add_argument("--walk-step-s", type=float, default=20.0,
+                        help="seconds between a walk's positions (default 20; the last one is now)")
     replay.add_argument("--kafka-broker", default=os.environ.get("KAIROS_KAFKA_BROKER"),
                         help="broker host:port to count notifications on (the embedded one is printed at start)")
     replay.add_argument("--topic-prefix", default=os.environ.get("KAIROS_TOPIC_PREFIX", ""))
@@ -109,11 +112,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         key = _key(args)
         speed = getattr(args, "speed", None)
-        rebase_to = _now_ms() if getattr(args, "rebase_time", False) else None
+        rebase = bool(getattr(args, "rebase_time", False))
         prefix = getattr(args, "topic_prefix", "")
         topic = f"{prefix}.kairos.notifications.v1" if prefix else "kairos.notifications.v1"
-        summary = asyncio.run(replay(files, args.url, key, speed, rebase_to, args.batch,
-                                     getattr(args, "kafka_broker", None), topic, console))
+        summary = asyncio.run(replay(files, args.url, key, speed, rebase, args.batch,
+                                     getattr(args, "kafka_broker", None), topic, console, _now_ms))
     except (SettingsError, RuntimeError, OSError) as exc:
         print(f"kairos: {exc}", file=sys.stderr)
         return 1
@@ -137,8 +140,12 @@ def describe(f: FileEvents, mapping_given: bool = True) -> str:
 
 def _read(args: argparse.Namespace) -> list[FileEvents]:
     if args.command == "replay":
+        if args.speed is not None and not args.speed > 0:
+            raise ValueError(f"--speed must be a positive number (1 = as recorded), not {args.speed:g}")
+        if not args.walk_step_s > 0:
+            raise ValueError(f"--walk-step-s must be a positive number of seconds, not {args.walk_step_s:g}")
         opts = Options(mapping=load_mapping_file(args.mapping), customer=args.customer,
-                       walk_start_ms=_now_ms(),
+                       walk_end_ms=_now_ms(),
                        walk_step_ms=int(args.walk_step_s * 1000), products=_demo_products())
         return [read_file(path, opts) for path in args.files]
     if args.load_command == "stores":

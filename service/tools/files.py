@@ -55,7 +55,7 @@ class Options:
     mapping: IdentityMap = EMPTY_MAP
     occurred_at: str = "2026-01-01T00:00:00Z"  # for generated reference data (stores, catalog)
     customer: str | None = None  # for a LineString walk
-    walk_start_ms: int = 0
+    walk_end_ms: int = 0  # a walk's last position happens then (none in the future of reading it)
     walk_step_ms: int = 20_000
     store_ids: tuple[str, ...] = ("store-london-01",)
     products: tuple[tuple[str, float], ...] = ()  # for clickstream product attribution
@@ -163,8 +163,10 @@ def _stores(path: Path, doc: Any, opts: Options) -> FileEvents:
 def _walk(path: Path, doc: Any, opts: Options) -> FileEvents:
     if opts.customer is None:
         raise ValueError(f"{path}: a route (LineString) is a customer's walk: say whose with --customer")
-    return FileEvents(path, "walk", walk_events(route_positions(doc), opts.customer, opts.walk_start_ms,
-                                                opts.walk_step_ms, id_prefix=f"walk-{path.stem}"[:60]))
+    positions = route_positions(doc)
+    start_ms = opts.walk_end_ms - (len(positions) - 1) * opts.walk_step_ms
+    return FileEvents(path, "walk", walk_events(positions, opts.customer, start_ms, opts.walk_step_ms,
+                                                id_prefix=f"walk-{path.stem}"[:60]))
 
 
 def _metar(path: Path, doc: dict[str, Any]) -> FileEvents:

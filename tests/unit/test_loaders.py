@@ -216,7 +216,7 @@ def test_a_route_needs_a_customer() -> None:
     with pytest.raises(ValueError, match="--customer"):
         read_file(DATA / "locations/retail_demo_store_customer_route.json", Options())
     walk = read_file(DATA / "locations/retail_demo_store_customer_route.json",
-                     Options(customer="anna", walk_start_ms=1_800_000_000_000))
+                     Options(customer="anna", walk_end_ms=1_800_000_000_000))
     assert len(walk.events) == 13 and walk.events[5]["location"] == {"lat": 51.52443206064539,
                                                                     "lon": -0.11095762252807617}
 
