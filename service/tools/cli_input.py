@@ -20,6 +20,7 @@ from service.adapters.mapping_file import load_mapping_file
 from service.loaders.catalog import SEED, catalog_events, incentives_from_offers
 from service.loaders.stores import StoreDefaults, first_polygon
 from service.settings import SettingsError
+from service.tools.api_key import resolve_key
 from service.tools.files import DATA_DIR, FileEvents, Options, read_file
 
 DEFAULT_URL = "http://127.0.0.1:8080"
@@ -28,8 +29,10 @@ DEFAULT_OCCURRED_AT = "2026-01-01T00:00:00Z"
 
 def _send_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--url", default=DEFAULT_URL, help=f"Kairos to send to (default {DEFAULT_URL})")
-    p.add_argument("--key", help="API key with the ingest scope (default: KAIROS_API_KEY, else "
-                   "<data dir>/dev-api-key written by `kairos serve --demo`)")
+    p.add_argument("--key", help="API key with the ingest scope (default: KAIROS_API_KEY, else the file "
+                   "KAIROS_API_KEY_FILE names, else <data dir>/dev-api-key written by `kairos serve --demo`)")
+    p.add_argument("--key-file", type=Path, help="file holding the API key (instead of --key: not in the shell's "
+                   "history or the process list)")
     p.add_argument("--data-dir", type=Path, default=Path(os.environ.get("KAIROS_DATA_DIR", "./kairos-data")))
     p.add_argument("--out", type=Path, help="write the events as NDJSON to this file instead of sending them")
     p.add_argument("--batch", type=int, default=500, help="events per request (default 500)")
@@ -75,16 +78,6 @@ def add_commands(sub: Any) -> None:
     _send_args(replay)
 
 
-def _key(args: argparse.Namespace) -> str:
-    key = args.key or os.environ.get("KAIROS_API_KEY")
-    if key:
-        return str(key)
-    path: Path = args.data_dir / "dev-api-key"
-    if path.is_file():
-        return path.read_text().strip()
-    raise SettingsError(f"no API key: pass --key, set KAIROS_API_KEY, or run `kairos serve --demo` ({path})")
-
-
 def _now_ms() -> int:
     from service.adapters.clock import SystemClock
 
@@ -92,6 +85,13 @@ def _now_ms() -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    key = None
+    try:
+        if args.out is None:  # before reading: a missing key should not wait for a big file
+            key = resolve_key(args.key, args.key_file, args.data_dir, os.environ)
+    except SettingsError as exc:
+        print(f"kairos: {exc}", file=sys.stderr)
+        return 1
     try:
         files = _read(args)
     except (SettingsError, ValueError, OSError) as exc:
@@ -104,19 +104,25 @@ def run(args: argparse.Namespace) -> int:
         args.out.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events), encoding="utf-8")
         print(f"wrote {len(events)} events to {args.out}", file=sys.stderr)
         return 0
+    from aiohttp import ClientConnectorError
     from rich.console import Console
 
     from service.tools.replay import replay
 
+    assert key is not None
     console = Console(stderr=True)
+    print(f"sending to {args.url} with the API key from {key.source}", file=sys.stderr)
     try:
-        key = _key(args)
         speed = getattr(args, "speed", None)
         rebase = bool(getattr(args, "rebase_time", False))
         prefix = getattr(args, "topic_prefix", "")
         topic = f"{prefix}.kairos.notifications.v1" if prefix else "kairos.notifications.v1"
         summary = asyncio.run(replay(files, args.url, key, speed, rebase, args.batch,
                                      getattr(args, "kafka_broker", None), topic, console, _now_ms))
+    except ClientConnectorError as exc:
+        print(f"kairos: cannot reach Kairos at {args.url} ({exc.strerror or exc}): start it (./scripts/serve.sh) "
+              "or pass --url", file=sys.stderr)
+        return 1
     except (SettingsError, RuntimeError, OSError) as exc:
         print(f"kairos: {exc}", file=sys.stderr)
         return 1

@@ -24,6 +24,7 @@ import orjson
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from service.tools.api_key import ApiKey, refused
 from service.tools.files import FileEvents
 from service.tools.schedule import batches, plan
 
@@ -49,12 +50,17 @@ class Summary:
                 "geofence_transitions": self.geofence_transitions, "notifications": self.notifications}
 
 
+class KeyRefused(RuntimeError):
+    """Kairos answered 401 or 403; the message names the key's source and what to do."""
+
+
 class Sender:
     """POSTs batches to /v1/events; retries 503 (broker down) and 429 after Retry-After, bounded."""
 
-    def __init__(self, url: str, key: str, session: aiohttp.ClientSession, attempts: int = 5) -> None:
+    def __init__(self, url: str, key: ApiKey, session: aiohttp.ClientSession, attempts: int = 5) -> None:
         self._url = url.rstrip("/")
-        self._headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        self._key = key
+        self._headers = {"Authorization": f"Bearer {key.key}", "Content-Type": "application/json"}
         self._session = session
         self._attempts = attempts
 
@@ -66,6 +72,8 @@ class Sender:
                 if response.status in (429, 503) and attempt + 1 < self._attempts:
                     await asyncio.sleep(min(float(response.headers.get("Retry-After", "1")), 10.0))
                     continue
+                if response.status in (401, 403):
+                    raise KeyRefused(refused(self._url, self._key, response.status))
                 if response.status != 202:
                     text = body[:300].decode("utf-8", "replace")
                     raise RuntimeError(f"POST /v1/events answered {response.status}: {text}")
@@ -116,7 +124,7 @@ async def notifications_count(bootstrap: str | None, topic: str) -> int | None:
         await consumer.stop()
 
 
-async def replay(files: list[FileEvents], url: str, key: str, speed: float | None, rebase: bool,
+async def replay(files: list[FileEvents], url: str, key: ApiKey, speed: float | None, rebase: bool,
                  batch_size: int, bootstrap: str | None, notifications_topic: str, console: Console,
                  now_ms: Callable[[], int], settle_s: float = 5.0) -> Summary:
     """Sends the files' events; `now_ms` is the wall clock (event times), pacing runs on a monotonic one."""

@@ -97,3 +97,15 @@ def test_the_per_file_line_says_what_was_not_used_and_why() -> None:
         f"{path}: radar-user, 0 events; 1 unmapped (e.g. no customer is mapped to Radar userId 'u123', deviceId "
         "'bbb0b123abcde'); no --mapping given: provider users and devices are mapped to customers by a mapping "
         "file (docs/INPUT.md)")
+
+
+def test_the_documented_example_mapping_maps_the_fixtures() -> None:
+    from service.adapters.mapping_file import load_mapping_file
+
+    example = load_mapping_file(Path(__file__).resolve().parents[2] / "docs/mapping.example.yaml")
+    customers = {name: [e["customer_id"] for e in read_file(DATA / "providers" / name, Options(mapping=example)).events]
+                 for name in ("radar/android_track.json", "radar/python_user.json",
+                              "aws_location/awsdocs_geofence_ENTER.json", "azure_maps/eventgrid_GeofenceEntered.json")}
+    assert customers == {"radar/android_track.json": ["radar-1", "radar-1"], "radar/python_user.json": ["radar-2"],
+                         "aws_location/awsdocs_geofence_ENTER.json": ["aws-1"],
+                         "azure_maps/eventgrid_GeofenceEntered.json": ["azure-1"]}
