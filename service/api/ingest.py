@@ -14,6 +14,7 @@ import orjson
 
 from service.api.errors import clip
 from service.api.wire import FieldError
+from service.core.ids import is_valid_id
 
 # At most this many events for one customer in one request. Equal to or below the state's
 # event-id ring (512), so a retried request is always recognised as duplicates in full.
@@ -23,7 +24,6 @@ MAX_RECORD_BYTES = 256 * 1024
 MAX_ERRORS_PER_EVENT = 20
 MAX_POINTER = 256
 MAX_REASON = 256
-_ID_MAX = 128
 
 
 @dataclass
@@ -93,7 +93,8 @@ def _chunks(group: list[tuple[int, dict[str, Any]]]) -> list[tuple[bytes, list[i
 def _event_id(item: object) -> dict[str, str]:
     """The event's id for the result, only when it is one the schema allows (never echo junk)."""
     event_id = item.get("event_id") if isinstance(item, dict) else None
-    if isinstance(event_id, str) and 1 <= len(event_id) <= _ID_MAX:
+    if is_valid_id(event_id):
+        assert isinstance(event_id, str)
         return {"event_id": event_id}
     return {}
 
