@@ -55,7 +55,7 @@ def _envelope(index: int, item: object, where: Where, mapping: IdentityMap) -> O
         return Outcome(index, "rejected", reason="an EventBridge event must be an object", pointer=where.pointer)
     if not is_eventbridge(item):
         return Outcome(index, "rejected", reason=NOT_EVENTBRIDGE, pointer=where.pointer)
-    envelope_id = item.get("id") if isinstance(item.get("id"), str) else None
+    envelope_id = fields.provider_id(item.get("id"))
     detail = item.get("detail")
     if item.get("source") != "aws.geo" or not isinstance(detail, dict):
         return Outcome(index, "ignored", envelope_id,

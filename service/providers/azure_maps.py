@@ -75,7 +75,7 @@ def normalise(body: object, mapping: IdentityMap) -> list[Outcome]:
 def _event(index: int, item: object, where: Where, mapping: IdentityMap) -> list[Outcome]:
     if not isinstance(item, dict):
         return [Outcome(index, "rejected", reason="an event must be an object", pointer=where.pointer)]
-    azure_id = item.get("id") if isinstance(item.get("id"), str) else None
+    azure_id = fields.provider_id(item.get("id"))
     kind = _kind(item)
     if kind not in KINDS:
         return [Outcome(index, "ignored", azure_id, reason=f"event type {str(kind)[:80]!r} is not used by Kairos")]

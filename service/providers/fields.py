@@ -13,11 +13,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from service.core.ids import ID_MAX, is_valid_id
 from service.core.timeutil import format_rfc3339_ms, parse_rfc3339_ms
 
-_ID_MAX = 128
-# The same rule as the event schema's ids (schemas/events/common.schema.json): no padding, no controls.
-_ID_SHAPE = re.compile(r"[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?")
+_ID_MAX = ID_MAX
 
 
 class FieldProblem(ValueError):
@@ -62,7 +61,7 @@ def ident(obj: dict[str, Any], key: str, where: Where, limit: int = _ID_MAX, req
         value = str(value)
     if not isinstance(value, str) or not 0 < len(value) <= limit:
         raise FieldProblem(where.at(key), f"`{key}` must be a string of 1 to {limit} characters, not {_show(value)}")
-    if not _ID_SHAPE.fullmatch(value):
+    if not is_valid_id(value):
         raise FieldProblem(where.at(key), f"`{key}` must not start or end with white space or contain "
                                           "control characters")
     return value
@@ -129,6 +128,11 @@ def position(obj: dict[str, Any], key: str, where: Where, required: bool = False
     if not -90 <= lat <= 90:
         raise FieldProblem(pointer + "/1", f"latitude {lat:g} is outside -90..90 (GeoJSON order is [lon, lat])")
     return {"lat": float(lat), "lon": float(lon)}
+
+
+def provider_id(value: object) -> str | None:
+    """The provider's own id of an event, for the response only (any string of 1..128 characters)."""
+    return value if isinstance(value, str) and 0 < len(value) <= _ID_MAX else None
 
 
 def obj(parent: dict[str, Any], key: str, where: Where, required: bool = False) -> dict[str, Any]:

@@ -98,7 +98,7 @@ def _event(index: int, item: object, where: Where, user: dict[str, Any] | None, 
            mapping: IdentityMap) -> Outcome:
     if not isinstance(item, dict):
         return Outcome(index, "rejected", reason="a Radar event must be an object", pointer=where.pointer)
-    radar_id = item.get("_id") if isinstance(item.get("_id"), str) else None
+    radar_id = fields.provider_id(item.get("_id"))
     kind = item.get("type")
     if not isinstance(kind, str):
         return Outcome(index, "rejected", radar_id, reason="the event has no `type`", pointer=where.at("type"))
@@ -172,7 +172,7 @@ def _usable_event(index: int, item: dict[str, Any], where: Where, kind: str, use
 
 
 def _user_location(user: dict[str, Any], mapping: IdentityMap) -> Outcome:
-    radar_id = user.get("_id") if isinstance(user.get("_id"), str) else None
+    radar_id = fields.provider_id(user.get("_id"))
     here = Where()
     try:
         occurred = fields.when(user, "actualUpdatedAt", here) or fields.when(user, "updatedAt", here)

@@ -153,3 +153,11 @@ def test_azure_pointers_follow_the_body_form_and_bad_distances_are_rejected() ->
                                    "`distance` must be a number, not 'inside'")]
     with pytest.raises(azure_maps.BodyShapeError, match="neither an Event Grid event nor a CloudEvent"):
         azure_maps.normalise({}, MAPPING)
+
+
+def test_provider_ids_the_response_schema_cannot_hold_are_not_echoed() -> None:
+    event, user = radar_entry()
+    long_id = {"_id": "x" * 500, "type": "user.exited_region_state"}
+    outcomes = radar.normalise({"events": [long_id, {**event, "_id": "y" * 129}], "user": user}, MAPPING)
+    assert [(o.status, o.provider_event_id) for o in outcomes] == [("ignored", None), ("rejected", None)]
+    assert outcomes[1].pointer == "/events/1/_id"
