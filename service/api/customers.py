@@ -10,6 +10,7 @@ from aiohttp import web
 from service.adapters.producer import ProduceError
 from service.api.deps import deps_of
 from service.api.errors import NotFound, Unavailable, clip
+from service.core.ids import is_valid_id
 from service.core.timeutil import format_rfc3339_ms
 from service.stream.erasure import ERASE, HEADER_CONTROL, control_record
 
@@ -31,8 +32,8 @@ async def delete_customer(request: web.Request) -> web.Response:
     before the 202; the worker that owns her applies it in order with her other events."""
     deps = deps_of(request)
     customer_id = request.match_info["customer_id"]
-    if not 1 <= len(customer_id) <= 128:
-        raise NotFound("a customer id has 1 to 128 characters")
+    if not is_valid_id(customer_id):  # ingest accepts no other id, so no such customer can exist
+        raise NotFound("a customer id has 1 to 128 characters, without padding or control characters")
     now_ms = deps.clock.now_ms()
     request_id = str(uuid.uuid4())
     try:
