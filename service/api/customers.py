@@ -11,7 +11,7 @@ from service.adapters.producer import ProduceError
 from service.api.deps import deps_of
 from service.api.errors import NotFound, Unavailable, clip
 from service.api.forwarding import LOCAL
-from service.core.events import CUSTOMER_ID_RULE, is_valid_id
+from service.core.ids import CUSTOMER_ID_RULE, is_valid_id
 from service.core.timeutil import format_rfc3339_ms
 from service.stream.erasure import ERASE, HEADER_CONTROL, control_record
 
@@ -42,7 +42,7 @@ async def delete_customer(request: web.Request) -> web.Response:
     before the 202; the worker that owns her applies it in order with her other events."""
     deps = deps_of(request)
     customer_id = request.match_info["customer_id"]
-    if not is_valid_id(customer_id):
+    if not is_valid_id(customer_id):  # ingest accepts no other id, so no such customer can exist
         raise NotFound(CUSTOMER_ID_RULE)
     now_ms = deps.clock.now_ms()
     request_id = str(uuid.uuid4())

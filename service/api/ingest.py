@@ -14,7 +14,7 @@ import orjson
 
 from service.api.errors import clip
 from service.api.wire import FieldError
-from service.core.events import is_valid_id
+from service.core.ids import is_valid_id
 
 # At most this many events for one customer in one request. Equal to or below the state's
 # event-id ring (512), so a retried request is always recognised as duplicates in full.

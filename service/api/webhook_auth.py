@@ -7,8 +7,9 @@
   EventBridge API-destination "API key" or an Event Grid delivery property) or in the `token` query
   parameter of the endpoint URL. It proves knowledge of the token; it does not cover the body.
 - kairos (generic): `X-Kairos-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>." + body)>` with
-  `X-Kairos-Timestamp: <unix seconds>`; refused outside ±KAIROS_WEBHOOK_TOLERANCE_S, so a captured
-  request cannot be replayed later, and any change to the body breaks the signature.
+  `X-Kairos-Timestamp: <unix seconds>` (ASCII digits; the MAC covers the header exactly as sent);
+  refused outside ±KAIROS_WEBHOOK_TOLERANCE_S, so a captured request cannot be replayed later, and
+  any change to the body breaks the signature.
 
 Every comparison is constant time (`hmac.compare_digest`); several secrets may be configured at
 once (one per line of the secret file) so a rotation loses no delivery. Secrets are never logged.
@@ -19,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +31,7 @@ PROVIDERS = ("radar", "aws-location", "azure-maps", "kairos")
 _SETTING = {"radar": "webhook_radar_token", "aws-location": "webhook_aws_location_token",
             "azure-maps": "webhook_azure_maps_token", "kairos": "webhook_kairos_secret"}
 MAX_SIGNATURE_HEADER = 1024
+_ASCII_SECONDS = re.compile(r"[0-9]{1,12}")
 
 
 class SignatureError(Exception):
@@ -108,9 +111,10 @@ def verify_token(secrets: tuple[bytes, ...], headers: Mapping[str, str], query: 
         raise SignatureError("invalid", "the webhook token does not match the configured one")
 
 
-def sign_kairos(secret: bytes, timestamp_s: int, body: bytes) -> str:
-    """The X-Kairos-Signature header value for a body sent at `timestamp_s`."""
-    return "v1=" + hmac.new(secret, f"{timestamp_s}.".encode() + body, hashlib.sha256).hexdigest()
+def sign_kairos(secret: bytes, timestamp: int | str, body: bytes) -> str:
+    """The X-Kairos-Signature header value for a body sent with `X-Kairos-Timestamp: <timestamp>`.
+    The MAC covers the header's text exactly as sent, so "0<ts>" and "<ts>" are different requests."""
+    return "v1=" + hmac.new(secret, str(timestamp).encode("ascii") + b"." + body, hashlib.sha256).hexdigest()
 
 
 def verify_kairos(secrets: tuple[bytes, ...], headers: Mapping[str, str], body: bytes, now_s: float,
@@ -118,14 +122,16 @@ def verify_kairos(secrets: tuple[bytes, ...], headers: Mapping[str, str], body: 
     stamp, signature = headers.get("X-Kairos-Timestamp"), headers.get("X-Kairos-Signature")
     if not stamp or not signature:
         raise SignatureError("missing", "X-Kairos-Timestamp and X-Kairos-Signature are required")
-    if not stamp.isdigit() or len(stamp) > 12 or len(signature) > MAX_SIGNATURE_HEADER:
-        raise SignatureError("invalid", "X-Kairos-Timestamp must be whole Unix seconds")
+    # ASCII digits only: str.isdigit() and int() also take other scripts' digits ("١٨٠٠…"), which
+    # would let one number be sent as many different headers.
+    if not _ASCII_SECONDS.fullmatch(stamp) or len(signature) > MAX_SIGNATURE_HEADER:
+        raise SignatureError("invalid", "X-Kairos-Timestamp must be whole Unix seconds in ASCII digits (0-9)")
     timestamp_s = int(stamp)
     if not math.isfinite(now_s) or abs(now_s - timestamp_s) > tolerance_s:
         raise SignatureError("expired", f"X-Kairos-Timestamp is more than {tolerance_s:g} s from Kairos's clock: "
                              "sign each request when you send it")
     offered = [part.strip()[3:] for part in signature.split(",") if part.strip().startswith("v1=")]
     for value in offered:
-        if _equal_any(secrets, lambda s: sign_kairos(s, timestamp_s, body)[3:], value):
+        if _equal_any(secrets, lambda s: sign_kairos(s, stamp, body)[3:], value):
             return
     raise SignatureError("invalid", "X-Kairos-Signature does not match the body and timestamp")

@@ -2,20 +2,7 @@
 
 from __future__ import annotations
 
-import re
 from typing import Final
-
-# The rule of common.schema.json's event_id, customer_id and entity_id, for ids checked outside
-# schema validation (URL paths, ids echoed in answers): 1 to 128 characters, no white space at
-# either end, no control characters.
-_ID = re.compile(r"[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?")
-CUSTOMER_ID_RULE: Final = ("a customer id has 1 to 128 characters, no white space at either end and no "
-                           "control characters")
-
-
-def is_valid_id(value: str) -> bool:
-    """True when `value` is an id (event, customer, entity) the event schemas accept."""
-    return len(value) <= 128 and _ID.fullmatch(value) is not None
 
 PROFILE_UPDATED: Final = "profile.updated"
 IDENTITY_LINKED: Final = "identity.linked"

@@ -6,12 +6,13 @@ session.started at its first row (device `<user_id>-<platform>`), session.ended 
 (`completed` when it holds a purchase, else `abandoned`); `home` → app.opened; `product_view`,
 `wishlist_add`, `add_to_cart` → product.viewed / wishlist.added / cart.added; `purchase` →
 order.placed (online) of what the session put in the cart. Other screens (catalog, search, cart,
-checkout pages, errors …) are counted as ignored.
+checkout pages, errors …) are counted as ignored; every row of the mapped kinds becomes an event.
 
 The source has no product ids: each product_view is given one from the catalog passed in, chosen
-by a seeded hash of (user, session, position), and wishlist/cart/purchase rows refer to the
-session's last viewed product — DERIVED, so the events have the shape Kairos needs; said in
-docs/INPUT.md. Customers are `<prefix><user_id>`. Event ids are deterministic (re-imports are
+by a seeded hash of (user, session, position), and wishlist/cart rows refer to the session's last
+viewed product — DERIVED, so the events have the shape Kairos needs; said in docs/INPUT.md. A
+wishlist/cart row before any view in its session, and a purchase with nothing added in its
+session, get a product by the same hash. Customers are `<prefix><user_id>`. Event ids are deterministic (re-imports are
 duplicates).
 """
 
@@ -95,13 +96,17 @@ def _session(session_id: str, rows: list[tuple[int, dict[str, str]]], catalog: l
         elif kind == "product_view":
             last_viewed = _pick(catalog, row["user_id"], session_id, str(n))
             events.append({**base(n, ev.PRODUCT_VIEWED, at), "product_id": last_viewed[0], "device": device})
-        elif kind in ("wishlist_add", "add_to_cart") and last_viewed is not None:
+        elif kind in ("wishlist_add", "add_to_cart"):
+            # added from a list page (no product_view before it in the session): derived like a view
+            product = last_viewed or _pick(catalog, row["user_id"], session_id, str(n))
             etype = ev.WISHLIST_ADDED if kind == "wishlist_add" else ev.CART_ADDED
-            events.append({**base(n, etype, at), "product_id": last_viewed[0]})
+            events.append({**base(n, etype, at), "product_id": product[0]})
             if kind == "add_to_cart":
-                cart.append(last_viewed)
-        elif kind == "purchase" and cart:
-            lines = [{"product_id": pid, "quantity": 1, "price": price, "currency": currency} for pid, price in cart]
+                cart.append(product)
+        elif kind == "purchase":
+            # nothing added in this session (a cart kept from an earlier visit): one derived product
+            bought = cart or [_pick(catalog, row["user_id"], session_id, str(n))]
+            lines = [{"product_id": pid, "quantity": 1, "price": price, "currency": currency} for pid, price in bought]
             events.append({**base(n, ev.ORDER_PLACED, at), "order_id": f"ecom-{session_id}-{n}", "channel": "online",
                            "lines": lines[:100]})
             cart, purchased = [], True

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,6 +23,8 @@ from metar import Metar
 
 from service.core import events as ev
 from service.core.timeutil import format_rfc3339_ms, parse_rfc3339_ms
+
+_UNPARSED = re.compile(r"Unparsed groups in \w+ '([^']*)'")
 
 
 class WeatherParseError(ValueError):
@@ -102,12 +105,23 @@ def _metar_condition(report: Metar.Metar) -> str:
     return "clear"
 
 
-def from_metar(report: str, reference: dt.datetime, stations: Mapping[str, tuple[float, float]]) -> dict[str, Any]:
-    """weather.observed from one METAR; `reference` (aware) gives month and year, `stations` ICAO → (lat, lon)."""
+def from_metar(report: str, reference: dt.datetime, stations: Mapping[str, tuple[float, float]],
+               notes: list[str] | None = None) -> dict[str, Any]:
+    """weather.observed from one METAR; `reference` (aware) gives month and year, `stations` ICAO → (lat, lon).
+    Groups the parser skipped are described in `notes` (when given)."""
     try:
-        parsed = Metar.Metar(report, month=reference.month, year=reference.year, strict=False)
+        # The parser reports groups it does not know as a RuntimeWarning printed on the terminal;
+        # they are collected into `notes` (the caller's summary) instead.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            parsed = Metar.Metar(report, month=reference.month, year=reference.year, strict=False)
     except Metar.ParserError as exc:
         raise WeatherParseError(f"not a METAR report: {str(exc)[:200]}") from None
+    for warning in caught:
+        found = _UNPARSED.search(str(warning.message))
+        if notes is not None and found:
+            notes.append(f"{report.split(' ')[0]}: the METAR parser skipped groups it does not know "
+                         f"({found.group(1)[:60]}); the rest of the report is used")
     if parsed.station_id is None or parsed.time is None:
         raise WeatherParseError("the report has no station or time group")
     if parsed.temp is None:

@@ -9,6 +9,11 @@ EventBridge delivers at least once, so the same envelope may arrive twice. The K
 is built from the envelope `id` plus the event kind (and geofence): a redelivery is recognised as
 a duplicate, and distinct events that carry the same id still stay distinct (the three samples in
 the AWS documentation share one placeholder id).
+
+A JSON object that is not an EventBridge event at all (without `source` and `detail`) is a
+shape error (400); an EventBridge event from another source is ignored. A value Kairos uses that is
+present but unusable (a Position out of range, a SampleTime without an offset) rejects that event
+with a pointer into the body (fields.py).
 """
 
 from __future__ import annotations
@@ -16,31 +21,41 @@ from __future__ import annotations
 from typing import Any
 
 from service.core import events as ev
+from service.providers import fields
+from service.providers.fields import FieldProblem, Where
 from service.providers.mapping import IdentityMap
-from service.providers.outcome import Outcome, event_id, lon_lat, text, timestamp
+from service.providers.outcome import Outcome, event_id
 
 PROVIDER = "aws-location"
 GEOFENCE_TYPES = {"ENTER": ev.GEOFENCE_ENTERED, "EXIT": ev.GEOFENCE_EXITED}
+NOT_EVENTBRIDGE = "not an EventBridge event: it needs `source` and `detail`"
 
 
 class BodyShapeError(ValueError):
     """The body is JSON but not an EventBridge envelope (or array of them)."""
 
 
+def is_eventbridge(item: object) -> bool:
+    return isinstance(item, dict) and isinstance(item.get("source"), str) and "detail" in item
+
+
 def normalise(body: object, mapping: IdentityMap) -> list[Outcome]:
     if isinstance(body, dict):
-        items: list[object] = [body]
-    elif isinstance(body, list):
-        items = body
-    else:
-        raise BodyShapeError("an Amazon Location body is an EventBridge event object (or an array of them)")
-    return [_envelope(i, item, mapping) for i, item in enumerate(items)]
+        if not is_eventbridge(body):
+            raise BodyShapeError(f"the body is {NOT_EVENTBRIDGE} (an Amazon Location body is one EventBridge "
+                                 "event, or an array of them)")
+        return [_envelope(0, body, Where(), mapping)]
+    if isinstance(body, list):
+        return [_envelope(i, item, Where(f"/{i}"), mapping) for i, item in enumerate(body)]
+    raise BodyShapeError("an Amazon Location body is an EventBridge event object (or an array of them)")
 
 
-def _envelope(index: int, item: object, mapping: IdentityMap) -> Outcome:
+def _envelope(index: int, item: object, where: Where, mapping: IdentityMap) -> Outcome:
     if not isinstance(item, dict):
-        return Outcome(index, "rejected", reason="an EventBridge event must be an object", pointer=f"/{index}")
-    envelope_id = text(item.get("id"))
+        return Outcome(index, "rejected", reason="an EventBridge event must be an object", pointer=where.pointer)
+    if not is_eventbridge(item):
+        return Outcome(index, "rejected", reason=NOT_EVENTBRIDGE, pointer=where.pointer)
+    envelope_id = fields.provider_id(item.get("id"))
     detail = item.get("detail")
     if item.get("source") != "aws.geo" or not isinstance(detail, dict):
         return Outcome(index, "ignored", envelope_id,
@@ -48,35 +63,40 @@ def _envelope(index: int, item: object, mapping: IdentityMap) -> Outcome:
     kind = detail.get("EventType")
     if kind not in GEOFENCE_TYPES and kind != "UPDATE":
         return Outcome(index, "ignored", envelope_id, reason=f"EventType {str(kind)[:64]!r} is not used by Kairos")
-    if envelope_id is None:
-        return Outcome(index, "rejected", None, reason="the envelope has no `id`", pointer="/id")
-    occurred = timestamp(detail.get("SampleTime")) or timestamp(item.get("time"))
+    try:
+        return _event(index, item, detail, str(kind), where, mapping)
+    except FieldProblem as problem:
+        return Outcome(index, "rejected", envelope_id, reason=problem.reason, pointer=problem.pointer)
+
+
+def _event(index: int, item: dict[str, Any], detail: dict[str, Any], kind: str, where: Where,
+           mapping: IdentityMap) -> Outcome:
+    envelope_id = fields.ident(item, "id", where, required=True)
+    assert envelope_id is not None
+    at = where.child("detail")
+    # SampleTime is when the device measured; the envelope's time only stands in when it is absent.
+    occurred = fields.when(detail, "SampleTime", at)
+    envelope_time = fields.when(item, "time", where)
+    occurred = occurred or envelope_time
     if occurred is None:
-        return Outcome(index, "rejected", envelope_id, reason="no SampleTime (or envelope time)",
-                       pointer="/detail/SampleTime")
-    device = text(detail.get("DeviceId"))
-    if device is None:
-        return Outcome(index, "rejected", envelope_id, reason="no DeviceId", pointer="/detail/DeviceId")
+        raise FieldProblem(at.at("SampleTime"), "no SampleTime (or envelope time)")
+    device = fields.ident(detail, "DeviceId", at, required=True)
+    location = fields.position(detail, "Position", at, required=kind == "UPDATE")
+    accuracy = fields.number(fields.obj(detail, "Accuracy", at), "Horizontal", at.child("Accuracy"), 0, 100_000, "m")
+    geofence_id = fields.ident(detail, "GeofenceId", at, required=kind != "UPDATE")
     customer = mapping.customer(PROVIDER, device_id=device)
     if customer is None:
         return Outcome(index, "unmapped", envelope_id, reason=f"no customer is mapped to DeviceId {device!r}")
-    location = lon_lat(detail.get("Position"))
-    accuracy = _accuracy(detail)
     if kind == "UPDATE":
-        if location is None:
-            return Outcome(index, "rejected", envelope_id, reason="UPDATE without a [lon, lat] Position",
-                           pointer="/detail/Position")
+        assert location is not None and device is not None
         event: dict[str, Any] = {"event_id": event_id("aws", envelope_id, "update", device),
                                  "type": ev.LOCATION_UPDATED, "occurred_at": occurred,
                                  "source": PROVIDER, "customer_id": customer, "location": location}
         if accuracy is not None:
             event["accuracy_m"] = accuracy
         return Outcome(index, "event", envelope_id, event)
-    geofence_id = text(detail.get("GeofenceId"))
-    if geofence_id is None:
-        return Outcome(index, "rejected", envelope_id, reason=f"{kind} without GeofenceId",
-                       pointer="/detail/GeofenceId")
-    event = {"event_id": event_id("aws", envelope_id, str(kind).lower(), geofence_id), "type": GEOFENCE_TYPES[kind],
+    assert geofence_id is not None
+    event = {"event_id": event_id("aws", envelope_id, kind.lower(), geofence_id), "type": GEOFENCE_TYPES[kind],
              "occurred_at": occurred, "source": PROVIDER, "customer_id": customer, "geofence_id": geofence_id}
     warnings: tuple[str, ...] = ()
     store = mapping.store(PROVIDER, geofence_id=geofence_id)
@@ -87,11 +107,3 @@ def _envelope(index: int, item: object, mapping: IdentityMap) -> Outcome:
     if location is not None:
         event["location"] = location
     return Outcome(index, "event", envelope_id, event, warnings=warnings)
-
-
-def _accuracy(detail: dict[str, Any]) -> float | None:
-    accuracy = detail.get("Accuracy")
-    value = accuracy.get("Horizontal") if isinstance(accuracy, dict) else None
-    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
-        return float(value)
-    return None

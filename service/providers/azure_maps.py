@@ -10,6 +10,9 @@
 - `nearestLat`/`nearestLon` is the nearest point of the geofence, not the device: not used as her
   location.
 - Event Grid's subscription validation event is answered by the HTTP edge (validation_code).
+- A JSON object with neither `eventType` nor `type` is a shape error (400); a value Kairos uses that
+  is present but unusable (a time without an offset, a non-numeric distance) rejects that event
+  with a pointer into the body (fields.py).
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ from __future__ import annotations
 from typing import Any
 
 from service.core import events as ev
+from service.providers import fields
+from service.providers.fields import FieldProblem, Where
 from service.providers.mapping import IdentityMap
-from service.providers.outcome import Outcome, event_id, text, timestamp
+from service.providers.outcome import Outcome, event_id
 
 PROVIDER = "azure-maps"
 VALIDATION_TYPE = "Microsoft.EventGrid.SubscriptionValidationEvent"
@@ -30,11 +35,15 @@ class BodyShapeError(ValueError):
     """The body is JSON but neither Event Grid nor CloudEvents."""
 
 
-def _items(body: object) -> list[object]:
+def _items(body: object) -> list[tuple[object, Where]]:
     if isinstance(body, list):
-        return body
+        return [(item, Where(f"/{i}")) for i, item in enumerate(body)]
     if isinstance(body, dict):
-        return [body]
+        if "eventType" not in body and "type" not in body:
+            raise BodyShapeError("the body is neither an Event Grid event nor a CloudEvent (no `eventType` or "
+                                 "`type`): an Azure Maps body is an Event Grid array or a CloudEvents object / "
+                                 "batch array")
+        return [(body, Where())]
     raise BodyShapeError("an Azure Maps body is an Event Grid array or a CloudEvents object / batch array")
 
 
@@ -44,7 +53,7 @@ def validation_code(body: object) -> str | None:
         items = _items(body)
     except BodyShapeError:
         return None
-    for item in items:
+    for item, _where in items:
         if isinstance(item, dict) and _kind(item) == VALIDATION_TYPE:
             data = item.get("data")
             code = data.get("validationCode") if isinstance(data, dict) else None
@@ -58,55 +67,56 @@ def _kind(item: dict[str, Any]) -> object:
 
 def normalise(body: object, mapping: IdentityMap) -> list[Outcome]:
     out: list[Outcome] = []
-    for index, item in enumerate(_items(body)):
-        out.extend(_event(index, item, mapping))
+    for index, (item, where) in enumerate(_items(body)):
+        out.extend(_event(index, item, where, mapping))
     return out
 
 
-def _event(index: int, item: object, mapping: IdentityMap) -> list[Outcome]:
+def _event(index: int, item: object, where: Where, mapping: IdentityMap) -> list[Outcome]:
     if not isinstance(item, dict):
-        return [Outcome(index, "rejected", reason="an event must be an object", pointer=f"/{index}")]
-    azure_id = text(item.get("id"))
+        return [Outcome(index, "rejected", reason="an event must be an object", pointer=where.pointer)]
+    azure_id = fields.provider_id(item.get("id"))
     kind = _kind(item)
     if kind not in KINDS:
         return [Outcome(index, "ignored", azure_id, reason=f"event type {str(kind)[:80]!r} is not used by Kairos")]
-    if azure_id is None:
-        return [Outcome(index, "rejected", None, reason="the event has no `id`", pointer=f"/{index}/id")]
-    occurred = timestamp(item.get("eventTime", item.get("time")))
-    if occurred is None:
-        return [Outcome(index, "rejected", azure_id, reason="no eventTime (Event Grid) or time (CloudEvents)",
-                        pointer=f"/{index}/eventTime")]
-    data = item.get("data")
-    geometries = data.get("geometries") if isinstance(data, dict) else None
-    if not isinstance(geometries, list):
-        return [Outcome(index, "rejected", azure_id, reason="data.geometries must be an array",
-                        pointer=f"/{index}/data/geometries")]
+    try:
+        azure_id = fields.ident(item, "id", where, required=True)
+        time_key = "eventTime" if "eventTime" in item else "time"
+        occurred = fields.when(item, time_key, where)
+        if occurred is None:
+            raise FieldProblem(where.at("eventTime"), "no eventTime (Event Grid) or time (CloudEvents)")
+        data = fields.obj(item, "data", where, required=True)
+        geometries = data.get("geometries")
+        if not isinstance(geometries, list):
+            raise FieldProblem(where.at("data", "geometries"), "data.geometries must be an array")
+    except FieldProblem as problem:
+        return [Outcome(index, "rejected", azure_id, reason=problem.reason, pointer=problem.pointer)]
+    assert azure_id is not None
     etype = KINDS[str(kind)]
     out: list[Outcome] = []
     for g_index, geometry in enumerate(geometries):
-        where = f"/{index}/data/geometries/{g_index}"
+        at = where.child("data", "geometries", g_index)
         if not isinstance(geometry, dict):
-            out.append(Outcome(index, "rejected", azure_id, reason="a geometry must be an object", pointer=where))
+            out.append(Outcome(index, "rejected", azure_id, reason="a geometry must be an object", pointer=at.pointer))
             continue
-        if etype == ev.GEOFENCE_DWELLED and not _inside(geometry):
-            continue
-        out.append(_geometry(index, azure_id, occurred, etype, geometry, where, mapping))
+        try:
+            distance = fields.number(geometry, "distance", at, -1e9, 1e9, "m")
+            if etype == ev.GEOFENCE_DWELLED and not (distance is not None and distance < 0):
+                continue
+            out.append(_geometry(index, azure_id, occurred, etype, geometry, at, mapping))
+        except FieldProblem as problem:
+            out.append(Outcome(index, "rejected", azure_id, reason=problem.reason, pointer=problem.pointer))
     if not out:
         out.append(Outcome(index, "ignored", azure_id, reason="GeofenceResult with the device inside no geometry"))
     return out
 
 
-def _inside(geometry: dict[str, Any]) -> bool:
-    distance = geometry.get("distance")
-    return isinstance(distance, int | float) and not isinstance(distance, bool) and distance < 0
-
-
-def _geometry(index: int, azure_id: str, occurred: str, etype: str, geometry: dict[str, Any], where: str,
+def _geometry(index: int, azure_id: str, occurred: str, etype: str, geometry: dict[str, Any], at: Where,
               mapping: IdentityMap) -> Outcome:
-    geometry_id, device = text(geometry.get("geometryId")), text(geometry.get("deviceId"))
-    ud_id = text(geometry.get("udId"))
-    if geometry_id is None or device is None:
-        return Outcome(index, "rejected", azure_id, reason="a geometry needs geometryId and deviceId", pointer=where)
+    geometry_id = fields.ident(geometry, "geometryId", at, required=True)
+    device = fields.ident(geometry, "deviceId", at, required=True)
+    ud_id = fields.ident(geometry, "udId", at)
+    assert geometry_id is not None
     customer = mapping.customer(PROVIDER, device_id=device)
     if customer is None:
         return Outcome(index, "unmapped", azure_id, reason=f"no customer is mapped to deviceId {device!r}")

@@ -20,6 +20,7 @@ from service.adapters.mapping_file import load_mapping_file
 from service.loaders.catalog import SEED, catalog_events, incentives_from_offers
 from service.loaders.stores import StoreDefaults, first_polygon
 from service.settings import SettingsError
+from service.tools.api_key import resolve_key
 from service.tools.files import DATA_DIR, FileEvents, Options, read_file
 
 DEFAULT_URL = "http://127.0.0.1:8080"
@@ -28,8 +29,10 @@ DEFAULT_OCCURRED_AT = "2026-01-01T00:00:00Z"
 
 def _send_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--url", default=DEFAULT_URL, help=f"Kairos to send to (default {DEFAULT_URL})")
-    p.add_argument("--key", help="API key with the ingest scope (default: KAIROS_API_KEY, else "
-                   "<data dir>/dev-api-key written by `kairos serve --demo`)")
+    p.add_argument("--key", help="API key with the ingest scope (default: KAIROS_API_KEY, else the file "
+                   "KAIROS_API_KEY_FILE names, else <data dir>/dev-api-key written by `kairos serve --demo`)")
+    p.add_argument("--key-file", type=Path, help="file holding the API key (instead of --key: not in the shell's "
+                   "history or the process list)")
     p.add_argument("--data-dir", type=Path, default=Path(os.environ.get("KAIROS_DATA_DIR", "./kairos-data")))
     p.add_argument("--out", type=Path, help="write the events as NDJSON to this file instead of sending them")
     p.add_argument("--batch", type=int, default=500, help="events per request (default 500)")
@@ -62,24 +65,17 @@ def add_commands(sub: Any) -> None:
     replay.add_argument("files", nargs="+", type=Path)
     replay.add_argument("--speed", type=float, help="real-time pace factor (1 = as recorded, 60 = a minute per "
                         "second); default: as fast as possible")
-    replay.add_argument("--rebase-time", action="store_true", help="shift event times so the first happens now")
+    replay.add_argument("--rebase-time", action="store_true",
+                        help="re-time each file's customer events to now: with --speed, each happens when it is "
+                        "sent; without, the recording's spacing ends now (docs/INPUT.md)")
     replay.add_argument("--mapping", type=Path, help="identity/place mapping file for provider payloads")
     replay.add_argument("--customer", help="customer id for a GeoJSON route (a walk)")
-    replay.add_argument("--walk-step-s", type=float, default=20.0, help="seconds between a walk's positions")
+    replay.add_argument("--walk-step-s", type=float, default=20.0,
+                        help="seconds between a walk's positions (default 20; the last one is now)")
     replay.add_argument("--kafka-broker", default=os.environ.get("KAIROS_KAFKA_BROKER"),
                         help="broker host:port to count notifications on (the embedded one is printed at start)")
     replay.add_argument("--topic-prefix", default=os.environ.get("KAIROS_TOPIC_PREFIX", ""))
     _send_args(replay)
-
-
-def _key(args: argparse.Namespace) -> str:
-    key = args.key or os.environ.get("KAIROS_API_KEY")
-    if key:
-        return str(key)
-    path: Path = args.data_dir / "dev-api-key"
-    if path.is_file():
-        return path.read_text().strip()
-    raise SettingsError(f"no API key: pass --key, set KAIROS_API_KEY, or run `kairos serve --demo` ({path})")
 
 
 def _now_ms() -> int:
@@ -89,31 +85,44 @@ def _now_ms() -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    key = None
+    try:
+        if args.out is None:  # before reading: a missing key should not wait for a big file
+            key = resolve_key(args.key, args.key_file, args.data_dir, os.environ)
+    except SettingsError as exc:
+        print(f"kairos: {exc}", file=sys.stderr)
+        return 1
     try:
         files = _read(args)
     except (SettingsError, ValueError, OSError) as exc:
         print(f"kairos: {exc}", file=sys.stderr)
         return 2
     for f in files:
-        print(f"{f.path}: {f.kind}, {len(f.events)} events", file=sys.stderr)
+        print(describe(f, mapping_given=getattr(args, "mapping", None) is not None), file=sys.stderr)
     if args.out is not None:
         events = [e for f in files for e in f.events]
         args.out.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events), encoding="utf-8")
         print(f"wrote {len(events)} events to {args.out}", file=sys.stderr)
         return 0
+    from aiohttp import ClientConnectorError
     from rich.console import Console
 
     from service.tools.replay import replay
 
+    assert key is not None
     console = Console(stderr=True)
+    print(f"sending to {args.url} with the API key from {key.source}", file=sys.stderr)
     try:
-        key = _key(args)
         speed = getattr(args, "speed", None)
-        rebase_to = _now_ms() if getattr(args, "rebase_time", False) else None
+        rebase = bool(getattr(args, "rebase_time", False))
         prefix = getattr(args, "topic_prefix", "")
         topic = f"{prefix}.kairos.notifications.v1" if prefix else "kairos.notifications.v1"
-        summary = asyncio.run(replay(files, args.url, key, speed, rebase_to, args.batch,
-                                     getattr(args, "kafka_broker", None), topic, console))
+        summary = asyncio.run(replay(files, args.url, key, speed, rebase, args.batch,
+                                     getattr(args, "kafka_broker", None), topic, console, _now_ms))
+    except ClientConnectorError as exc:
+        print(f"kairos: cannot reach Kairos at {args.url} ({exc.strerror or exc}): start it (./scripts/serve.sh) "
+              "or pass --url", file=sys.stderr)
+        return 1
     except (SettingsError, RuntimeError, OSError) as exc:
         print(f"kairos: {exc}", file=sys.stderr)
         return 1
@@ -121,10 +130,28 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def describe(f: FileEvents, mapping_given: bool = True) -> str:
+    """One line per file (and one per warning): its kind and what it gave, with the main reasons."""
+    parts = [f"{len(f.events)} events"]
+    for label, counter in (("ignored", f.ignored), ("unmapped", f.unmapped), ("rejected", f.rejected)):
+        if counter:
+            reason, _n = counter.most_common(1)[0]
+            parts.append(f"{sum(counter.values())} {label} (e.g. {reason})")
+    line = f"{f.path}: {f.kind}, " + "; ".join(parts)
+    if f.unmapped and not mapping_given:
+        line += "; no --mapping given: provider users and devices are mapped to customers by a mapping file " \
+                "(docs/INPUT.md)"
+    return "\n".join([line, *(f"{f.path}: warning: {w}" for w in list(f.warnings)[:5])])
+
+
 def _read(args: argparse.Namespace) -> list[FileEvents]:
     if args.command == "replay":
+        if args.speed is not None and not args.speed > 0:
+            raise ValueError(f"--speed must be a positive number (1 = as recorded), not {args.speed:g}")
+        if not args.walk_step_s > 0:
+            raise ValueError(f"--walk-step-s must be a positive number of seconds, not {args.walk_step_s:g}")
         opts = Options(mapping=load_mapping_file(args.mapping), customer=args.customer,
-                       walk_start_ms=_now_ms(),
+                       walk_end_ms=_now_ms(),
                        walk_step_ms=int(args.walk_step_s * 1000), products=_demo_products())
         return [read_file(path, opts) for path in args.files]
     if args.load_command == "stores":

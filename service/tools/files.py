@@ -31,6 +31,7 @@ from service.loaders.weather import WeatherParseError, from_metar, from_nws_obse
 from service.providers import aws_location, azure_maps, radar
 from service.providers.mapping import EMPTY_MAP, IdentityMap
 from service.providers.outcome import Outcome
+from service.tools.kinds import UNSUPPORTED, kind_of
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 STATIONS = DATA_DIR / "metar_stations.csv"
@@ -46,6 +47,7 @@ class FileEvents:
     ignored: Counter[str] = field(default_factory=Counter)
     unmapped: Counter[str] = field(default_factory=Counter)
     rejected: Counter[str] = field(default_factory=Counter)
+    warnings: Counter[str] = field(default_factory=Counter)  # kept, but not entirely understood
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ class Options:
     mapping: IdentityMap = EMPTY_MAP
     occurred_at: str = "2026-01-01T00:00:00Z"  # for generated reference data (stores, catalog)
     customer: str | None = None  # for a LineString walk
-    walk_start_ms: int = 0
+    walk_end_ms: int = 0  # a walk's last position happens then (none in the future of reading it)
     walk_step_ms: int = 20_000
     store_ids: tuple[str, ...] = ("store-london-01",)
     products: tuple[tuple[str, float], ...] = ()  # for clickstream product attribution
@@ -110,48 +112,45 @@ def _outcomes(path: Path, kind: str, outcomes: list[Outcome]) -> FileEvents:
     return out
 
 
+class UnsupportedFile(ValueError):
+    """A file Kairos recognises but cannot use; the message says what it is and what to use instead."""
+
+
 def read_document(path: Path, doc: Any, opts: Options) -> FileEvents:
-    readers: list[tuple[str, Callable[[Any], bool], Callable[[Any], FileEvents]]] = [
-        ("vcr-cassette", lambda d: isinstance(d, dict) and "interactions" in d, lambda d: _cassette(path, d)),
-        ("catalog", lambda d: isinstance(d, list) and bool(d) and isinstance(d[0], dict)
-         and {"id", "category", "price"} <= set(d[0]),
-         lambda d: _events(path, "catalog", catalog_events(d, None, opts.occurred_at, list(opts.store_ids)).events)),
-        ("kairos-events", lambda d: _is_kairos(d), lambda d: _events(path, "kairos-events", d if isinstance(d, list)
-                                                                    else [d])),
-        ("radar-geofences", lambda d: isinstance(d, dict) and ("geometryCenter" in d or "geofences" in d),
-         lambda d: _events(path, "radar-geofences", stores_from_radar_geofences(d, opts.occurred_at, zone_of).events)),
-        ("radar", lambda d: isinstance(d, dict) and any(k in d for k in ("events", "event", "userId", "deviceId")),
-         lambda d: _outcomes(path, "radar", radar.normalise(d, opts.mapping))),
-        ("aws-location", lambda d: _first(d).get("source") == "aws.geo",
-         lambda d: _outcomes(path, "aws-location", aws_location.normalise(d, opts.mapping))),
-        ("azure-maps", lambda d: str(_first(d).get("eventType", _first(d).get("type", ""))).startswith("Microsoft."),
-         lambda d: _outcomes(path, "azure-maps", azure_maps.normalise(d, opts.mapping))),
-        ("metar", lambda d: isinstance(d, dict) and isinstance(d.get("data"), dict) and "raw" in d["data"],
-         lambda d: _metar(path, d)),
-        ("open-meteo", lambda d: isinstance(d, dict) and "current" in d and "latitude" in d,
-         lambda d: _events(path, "open-meteo", [from_open_meteo(d, float(d["latitude"]), float(d["longitude"]))])),
-        ("walk", lambda d: bool(route_positions(d)), lambda d: _walk(path, d, opts)),
-        ("geojson-stores", lambda d: isinstance(d, dict) and d.get("type") in ("FeatureCollection", "Feature"),
-         lambda d: _stores(path, d, opts)),
-    ]
-    for _kind, matches, read in readers:
-        if matches(doc):
-            return read(doc)
-    raise ValueError(f"{path}: not a kind of file Kairos reads (see docs/INPUT.md, replay)")
-
-
-def _first(doc: Any) -> dict[str, Any]:
-    item = doc[0] if isinstance(doc, list) and doc else doc
-    return item if isinstance(item, dict) else {}
-
-
-def _is_kairos(doc: Any) -> bool:
-    first = _first(doc)
-    return "event_id" in first and "occurred_at" in first and "type" in first
+    """Raises UnsupportedFile for a kind Kairos knows but does not use, ValueError for an unknown one."""
+    kind = kind_of(doc)
+    if kind in UNSUPPORTED:
+        raise UnsupportedFile(f"{path}: {UNSUPPORTED[kind]}")
+    readers: dict[str, Callable[[Any], FileEvents]] = {
+        "vcr-cassette": lambda d: _cassette(path, d),
+        "catalog": lambda d: _events(path, "catalog",
+                                     catalog_events(d, None, opts.occurred_at, list(opts.store_ids)).events),
+        "kairos-events": lambda d: _events(path, "kairos-events", d if isinstance(d, list) else [d]),
+        "radar-geofences": lambda d: _radar_stores(path, d, opts),
+        "radar": lambda d: _outcomes(path, "radar", radar.normalise(d, opts.mapping)),
+        "radar-user": lambda d: _outcomes(path, "radar-user", radar.normalise(d, opts.mapping)),
+        "aws-location": lambda d: _outcomes(path, "aws-location", aws_location.normalise(d, opts.mapping)),
+        "azure-maps": lambda d: _outcomes(path, "azure-maps", azure_maps.normalise(d, opts.mapping)),
+        "metar": lambda d: _metar(path, d),
+        "open-meteo": lambda d: _events(path, "open-meteo",
+                                        [from_open_meteo(d, float(d["latitude"]), float(d["longitude"]))]),
+        "walk": lambda d: _walk(path, d, opts),
+        "geojson-stores": lambda d: _stores(path, d, opts),
+    }
+    if kind is None:
+        raise ValueError(f"{path}: not a kind of file Kairos reads (see docs/INPUT.md, replay)")
+    return readers[kind](doc)
 
 
 def _events(path: Path, kind: str, events: list[dict[str, Any]]) -> FileEvents:
     return FileEvents(path, kind, list(events))
+
+
+def _radar_stores(path: Path, doc: Any, opts: Options) -> FileEvents:
+    load = stores_from_radar_geofences(doc, opts.occurred_at, zone_of)
+    out = FileEvents(path, "radar-geofences", load.events)
+    out.rejected.update(load.problems)
+    return out
 
 
 def _stores(path: Path, doc: Any, opts: Options) -> FileEvents:
@@ -164,8 +163,10 @@ def _stores(path: Path, doc: Any, opts: Options) -> FileEvents:
 def _walk(path: Path, doc: Any, opts: Options) -> FileEvents:
     if opts.customer is None:
         raise ValueError(f"{path}: a route (LineString) is a customer's walk: say whose with --customer")
-    return FileEvents(path, "walk", walk_events(route_positions(doc), opts.customer, opts.walk_start_ms,
-                                                opts.walk_step_ms, id_prefix=f"walk-{path.stem}"[:60]))
+    positions = route_positions(doc)
+    start_ms = opts.walk_end_ms - (len(positions) - 1) * opts.walk_step_ms
+    return FileEvents(path, "walk", walk_events(positions, opts.customer, start_ms, opts.walk_step_ms,
+                                                id_prefix=f"walk-{path.stem}"[:60]))
 
 
 def _metar(path: Path, doc: dict[str, Any]) -> FileEvents:
@@ -173,11 +174,13 @@ def _metar(path: Path, doc: dict[str, Any]) -> FileEvents:
     data = doc["data"]
     stamp = (data.get("time") or {}).get("dt") or f"{doc.get('created', '1970-01-01')}T00:00:00+00:00"
     reference = dt.datetime.fromisoformat(stamp)
+    notes: list[str] = []
     for report in split_metar(str(data["raw"])):
         try:
-            out.events.append(from_metar(report, reference, station_table()))
+            out.events.append(from_metar(report, reference, station_table(), notes))
         except WeatherParseError as exc:
             out.rejected[str(exc)[:120]] += 1
+    out.warnings.update(notes)
     return out
 
 

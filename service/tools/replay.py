@@ -3,9 +3,9 @@ path (POST /v1/events), as fast as possible or at a scaled real-time pace, with 
 a summary.
 
 Files are read and normalised locally (service/tools/files.py, the same normalisers the webhooks
-use), so what arrives is exactly what a webhook would have produced. `--rebase-time` shifts every
-occurred_at of a file's customer events by one offset so its earliest happens now (each file on its
-own: recordings from different years all start now; reference data keeps its dates).
+use), so what arrives is exactly what a webhook would have produced. When each event is sent and
+with which time (`--speed`, `--rebase-time`) is planned by service/tools/schedule.py: no event
+time is ever later than its send.
 Geofence transitions are read from Kairos's /metrics before and after; notifications are counted
 on the notifications topic when a broker is given (`--kafka-broker`).
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,10 +24,9 @@ import orjson
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from service.core.timeutil import format_rfc3339_ms, parse_rfc3339_ms
+from service.tools.api_key import ApiKey, refused
 from service.tools.files import FileEvents
-
-CUSTOMER_FIRST = ("store.upserted", "product.upserted", "stock.changed", "weather.observed")
+from service.tools.schedule import batches, plan
 
 
 @dataclass
@@ -37,6 +36,7 @@ class Summary:
     rejected: Counter[str] = field(default_factory=Counter)
     ignored: Counter[str] = field(default_factory=Counter)
     unmapped: Counter[str] = field(default_factory=Counter)
+    warnings: Counter[str] = field(default_factory=Counter)
     geofence_transitions: dict[str, float] | None = None
     notifications: int | None = None
     sent: int = 0
@@ -46,44 +46,21 @@ class Summary:
                 "rejected": sum(self.rejected.values()), "rejected_reasons": dict(self.rejected.most_common(10)),
                 "ignored": sum(self.ignored.values()), "ignored_reasons": dict(self.ignored.most_common(10)),
                 "unmapped": sum(self.unmapped.values()), "unmapped_reasons": dict(self.unmapped.most_common(10)),
+                "warnings": sum(self.warnings.values()), "warning_reasons": dict(self.warnings.most_common(10)),
                 "geofence_transitions": self.geofence_transitions, "notifications": self.notifications}
 
 
-def order_events(files: Iterable[FileEvents]) -> list[dict[str, Any]]:
-    """Reference data first (so stores exist before positions are fenced), then by event time."""
-    events = [e for f in files for e in f.events]
-    return sorted(events, key=lambda e: (e.get("type") not in CUSTOMER_FIRST, _time(e)))
-
-
-def _time(event: dict[str, Any]) -> int:
-    try:
-        return parse_rfc3339_ms(str(event.get("occurred_at")))
-    except ValueError:
-        return 0
-
-
-def rebase(events: list[dict[str, Any]], now_ms: int) -> list[dict[str, Any]]:
-    """Every customer event moved by one offset so the earliest happens at `now_ms`."""
-    times = [_time(e) for e in events if e.get("type") not in CUSTOMER_FIRST]
-    if not times:
-        return events
-    shift = now_ms - min(times)
-    return [e if e.get("type") in CUSTOMER_FIRST else {**e, "occurred_at": format_rfc3339_ms(_time(e) + shift)}
-            for e in events]
-
-
-def rebase_files(files: list[FileEvents], now_ms: int) -> list[FileEvents]:
-    """Each file rebased on its own: recordings made in different years all start now (one offset
-    for all would push the newer ones years into the future, where ingest refuses them)."""
-    return [FileEvents(f.path, f.kind, rebase(f.events, now_ms)) for f in files]
+class KeyRefused(RuntimeError):
+    """Kairos answered 401 or 403; the message names the key's source and what to do."""
 
 
 class Sender:
     """POSTs batches to /v1/events; retries 503 (broker down) and 429 after Retry-After, bounded."""
 
-    def __init__(self, url: str, key: str, session: aiohttp.ClientSession, attempts: int = 5) -> None:
+    def __init__(self, url: str, key: ApiKey, session: aiohttp.ClientSession, attempts: int = 5) -> None:
         self._url = url.rstrip("/")
-        self._headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        self._key = key
+        self._headers = {"Authorization": f"Bearer {key.key}", "Content-Type": "application/json"}
         self._session = session
         self._attempts = attempts
 
@@ -95,6 +72,8 @@ class Sender:
                 if response.status in (429, 503) and attempt + 1 < self._attempts:
                     await asyncio.sleep(min(float(response.headers.get("Retry-After", "1")), 10.0))
                     continue
+                if response.status in (401, 403):
+                    raise KeyRefused(refused(self._url, self._key, response.status))
                 if response.status != 202:
                     text = body[:300].decode("utf-8", "replace")
                     raise RuntimeError(f"POST /v1/events answered {response.status}: {text}")
@@ -145,32 +124,31 @@ async def notifications_count(bootstrap: str | None, topic: str) -> int | None:
         await consumer.stop()
 
 
-async def replay(files: list[FileEvents], url: str, key: str, speed: float | None, rebase_to_ms: int | None,
+async def replay(files: list[FileEvents], url: str, key: ApiKey, speed: float | None, rebase: bool,
                  batch_size: int, bootstrap: str | None, notifications_topic: str, console: Console,
-                 settle_s: float = 5.0) -> Summary:
+                 now_ms: Callable[[], int], settle_s: float = 5.0) -> Summary:
+    """Sends the files' events; `now_ms` is the wall clock (event times), pacing runs on a monotonic one."""
     summary = Summary()
     for f in files:
         summary.ignored.update(f.ignored)
         summary.unmapped.update(f.unmapped)
         summary.rejected.update({f"{f.path.name}: {k}": v for k, v in f.rejected.items()})
-    if rebase_to_ms is not None:
-        files = rebase_files(files, rebase_to_ms)
-    events = order_events(files)
+        summary.warnings.update({f"{f.path.name}: {k}": v for k, v in f.warnings.items()})
     notifications_before = await notifications_count(bootstrap, notifications_topic)
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
         sender = Sender(url, key, session)
         before = await sender.metric("kairos_geofence_transitions_total")
+        total = sum(len(f.events) for f in files)
         columns = (TextColumn("[bold]replay"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console, transient=False) as progress:
-            task = progress.add_task("events", total=len(events))
-            started, first_ms = time.monotonic(), None
-            for batch in _batches(events, batch_size, paced=speed is not None):
-                if speed is not None:
-                    at = _time(batch[0])
-                    first_ms = at if first_ms is None else first_ms
-                    wait = (at - first_ms) / 1000 / speed - (time.monotonic() - started)
-                    if wait > 0:
-                        await asyncio.sleep(wait)
+            task = progress.add_task("events", total=total)
+            # Event times are planned from this instant and sending is paced from the same one, so
+            # an event is never stamped later than the moment it goes out.
+            started, start_ms = time.monotonic(), now_ms()
+            for due_ms, batch in batches(plan([f.events for f in files], start_ms, speed, rebase), batch_size):
+                wait = due_ms / 1000 - (time.monotonic() - started)
+                if wait > 0:
+                    await asyncio.sleep(wait)
                 await sender.send(batch, summary)
                 progress.advance(task, len(batch))
         summary.geofence_transitions = await _settled(sender, before, settle_s)
@@ -178,18 +156,6 @@ async def replay(files: list[FileEvents], url: str, key: str, speed: float | Non
     if after is not None and notifications_before is not None:
         summary.notifications = after - notifications_before
     return summary
-
-
-def _batches(events: list[dict[str, Any]], size: int, paced: bool) -> Iterable[list[dict[str, Any]]]:
-    """Up to `size` events each; when paced, one batch per distinct event time."""
-    batch: list[dict[str, Any]] = []
-    for event in events:
-        if batch and (len(batch) >= size or (paced and _time(event) != _time(batch[0]))):
-            yield batch
-            batch = []
-        batch.append(event)
-    if batch:
-        yield batch
 
 
 async def _settled(sender: Sender, before: dict[str, float] | None, settle_s: float) -> dict[str, float] | None:

@@ -168,7 +168,22 @@ def test_a_broken_radar_event_loses_nothing_else(kairos: Kairos) -> None:
             "user": {**track["user"], "userId": "1"}}
     res = post(kairos, "radar", json.dumps(body).encode(), radar_headers()).json()
     assert [r["status"] for r in res["results"]] == ["rejected", "accepted", "ignored"]
-    assert res["results"][0]["errors"] == [{"pointer": "/events/0/_id", "reason": "the event has no `_id`"}]
+    assert res["results"][0]["errors"] == [{"pointer": "/events/0/_id", "reason": "`_id` is missing"}]
+
+
+def test_bad_shapes_and_bad_values_through_the_webhooks(kairos: Kairos) -> None:
+    # not the provider's shape: 400, as INPUT.md says (an empty object used to be "ignored")
+    for provider, token in (("aws-location", AWS_TOKEN), ("azure-maps", AZURE_TOKEN)):
+        res = post(kairos, provider, b"{}", {"X-Kairos-Webhook-Token": token})
+        assert (res.status, res.json()["error"]["code"]) == (400, "invalid_request"), provider
+    # a single-event Radar body: the pointer is /event/…, and an out-of-range value is not dropped
+    track = json.loads(provider_file("radar", "android_track.json"))
+    event = {**track["events"][5], "confidence": 7}
+    res = post(kairos, "radar", json.dumps({"event": event, "user": track["user"]}).encode(), radar_headers())
+    assert res.status == 202
+    assert res.json()["results"] == [{"index": 0, "status": "rejected", "provider_event_id": event["_id"],
+                                      "errors": [{"pointer": "/event/confidence",
+                                                  "reason": "`confidence` 7 is outside 1..3"}]}]
 
 
 def aws(kairos: Kairos, body: bytes, token: str = AWS_TOKEN) -> HttpResult:

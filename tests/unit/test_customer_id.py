@@ -6,7 +6,7 @@ import pytest
 
 from service.api.validation import EventValidator
 from service.bootstrap import schema_dir
-from service.core.events import is_valid_id
+from service.core.ids import is_valid_id
 
 CASES = ["anna", "a b", "é-42", "x" * 128, " anna", "anna ", "mal\x00x", "o*\x0f\u00a9h", "x" * 129, "", "\t"]
 

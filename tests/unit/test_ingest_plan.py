@@ -55,9 +55,12 @@ def test_duplicates_are_per_key_within_the_batch_and_against_recent_ids() -> Non
 
 def test_rejections_echo_only_valid_ids_and_cap_errors() -> None:
     many = [FieldError(f"/f{i}", "unknown field") for i in range(150)]
-    batch = plan([{"event_id": "x" * 129}, {"event_id": "ok"}], validate=lambda item: many)
+    batch = plan([{"event_id": "x" * 129}, {"event_id": "ok"}, {"event_id": "o*\x0f©h"}, {"event_id": " padded"}],
+                 validate=lambda item: many)
     assert "event_id" not in batch.results[0]
     assert batch.results[1]["event_id"] == "ok"
+    # an id the schema refuses is not echoed either (the response schema holds event_id to it)
+    assert ["event_id" in r for r in batch.results[2:]] == [False, False]
     errors = batch.results[1]["errors"]
     assert len(errors) == 20
     assert errors[-1] == {"pointer": "", "reason": "and 131 more problems"}

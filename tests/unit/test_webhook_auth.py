@@ -58,3 +58,31 @@ def test_generic_signature_covers_timestamp_and_body_within_the_window() -> None
     verify_kairos((secret,), rotated, body, now, 300.0)
     with pytest.raises(SignatureError):
         verify_kairos((secret,), {**good, "X-Kairos-Timestamp": "12e3"}, body, now, 300.0)
+
+
+def test_generic_signature_covers_the_timestamp_header_exactly_as_sent() -> None:
+    body, secret, now = b'[{"event_id":"e1"}]', b"s3cret", 1_800_000_000
+
+    def mac(stamp: str) -> str:
+        return "v1=" + hmac.new(secret, stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+    # "0<ts>" is another header than "<ts>": a signature over "<ts>." does not cover it
+    with pytest.raises(SignatureError) as err:
+        verify_kairos((secret,), {"X-Kairos-Timestamp": f"0{now}", "X-Kairos-Signature": mac(str(now))},
+                      body, now, 300.0)
+    assert (err.value.reason, err.value.message) == ("invalid", "X-Kairos-Signature does not match the body and "
+                                                                "timestamp")
+    # signed over exactly the bytes sent, it is that sender's valid request
+    verify_kairos((secret,), {"X-Kairos-Timestamp": f"0{now}", "X-Kairos-Signature": mac(f"0{now}")}, body, now, 300.0)
+    assert sign_kairos(secret, f"0{now}", body) == mac(f"0{now}")
+
+
+@pytest.mark.parametrize("stamp", ["١٨٠٠٠٠٠٠٠٠", "1800000000 ", "+1800000000", "１８００００００００", ""])
+def test_generic_timestamp_is_ascii_digits_only(stamp: str) -> None:
+    body, secret, now = b"[]", b"s3cret", 1_800_000_000
+    signature = "v1=" + hmac.new(secret, stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    with pytest.raises(SignatureError) as err:
+        verify_kairos((secret,), {"X-Kairos-Timestamp": stamp, "X-Kairos-Signature": signature}, body, now, 300.0)
+    expected = ("missing", "X-Kairos-Timestamp and X-Kairos-Signature are required") if not stamp else (
+        "invalid", "X-Kairos-Timestamp must be whole Unix seconds in ASCII digits (0-9)")
+    assert (err.value.reason, err.value.message) == expected
