@@ -73,6 +73,8 @@ class ApiDeps:
     recent_ids: RecentIds
     topics: Topics
     webhooks: WebhookDeps | None = None
+    # customer id -> the notifications this worker wrote for her, newest first (None: off)
+    notifications: Callable[[str], list[dict[str, Any]]] | None = None
 
 
 DEPS_KEY = web.AppKey("deps", ApiDeps)

@@ -37,6 +37,10 @@ class Topics:
         return self._name("kairos.customer-erasures-changelog.v1")
 
     @property
+    def triggers_changelog(self) -> str:
+        return self._name("kairos.customer-triggers-changelog.v1")
+
+    @property
     def decisions(self) -> str:
         return self._name("kairos.decisions.v1")
 
@@ -59,8 +63,8 @@ class Topics:
     def all(self, partitions: int) -> list[tuple[str, int]]:
         """Every topic Kairos creates, with its partition count. The changelog must match the
         source topic's partitioning: faust writes a key's state to the partition it came from."""
-        named = [self.customer_events, self.state_changelog, self.erasures_changelog, *self.reference,
-                 self.decisions, self.notifications]
+        named = [self.customer_events, self.state_changelog, self.erasures_changelog, self.triggers_changelog,
+                 *self.reference, self.decisions, self.notifications]
         return [(name, partitions) for name in named] + [(self.dead_letters, 1), (self.state_epoch, 1)]
 
     def route(self, event: dict[str, object]) -> tuple[str, bytes]:
