@@ -2,8 +2,9 @@
 Moment and returns the messages the situation calls for.
 
 Detectors fire when a situation *arises* (it does not hold before the record and holds after,
-both at the same now_ms), not on every record while it lasts: a walk past a store is one pass,
-not one message per GPS fix. Each returns at most a few candidates; the planner
+both at the same now_ms; motion is compared with what it was at her previous fix, so a move that
+becomes a commute when the commute window opens counts), not on every record while it lasts: a
+walk past a store is one pass, not one message per GPS fix. Each returns at most a few candidates; the planner
 (service.core.triggers.outbox) applies consent, the trigger's `when`, de-duplication and the
 contact budget.
 
@@ -138,7 +139,7 @@ def post_order_outfit(m: Moment, trigger: Trigger, already_sent: AlreadySent) ->
         return []
     ctx = m.ctx
     motion = ctx.motion
-    earlier = None if m.ctx_before is None else m.ctx_before.motion
+    earlier = m.motion_before
     arises = motion.on_the_move and (earlier is None or not earlier.on_the_move
                                      or (motion.commuting and not earlier.commuting))
     if not arises or ctx.order is None:

@@ -16,7 +16,9 @@ from typing import Any
 from service.core.policy.model import Policy
 from service.core.reference import ReferenceData
 from service.core.situations.context import Context, derive_context
-from service.core.situations.facts import record
+from service.core.situations.facts import fixes, record
+from service.core.situations.localtime import local_time
+from service.core.situations.motion import Motion, detect_motion
 
 PLACEMENT = "stream.trigger"
 
@@ -63,6 +65,19 @@ class Moment:
             return None
         return derive_context(self.before, stream_request(self.before, self.customer_id), self.ref,
                               self.policy.situations, self.now_ms)
+
+    @cached_property
+    def motion_before(self) -> Motion | None:
+        """Her motion as it was at her previous newest fix (None: no fix before the record).
+
+        Not at now_ms: a move that turns into a commute when the commute window opens is a
+        change of time, not of her state, and must count as the commute arising."""
+        earlier = fixes(record(self.before), None, self.now_ms)
+        if not earlier:
+            return None
+        at = earlier[-1].t_ms
+        local = local_time(at, self.ctx.local.time_zone, self.ctx.local.source, self.policy.situations)
+        return detect_motion(earlier, local, self.policy.situations, at)
 
     def last_event_id(self) -> str:
         """The newest applied event's id: the cause of a message this record set off."""
