@@ -235,7 +235,7 @@ class RecordApplier:
                 self._metrics.state_apply.labels(_known_type(_type_of(item)), "duplicate", source).inc()
             return []
         if len(items) == 1 and self._notify is not None and is_notify_control(message.headers, items[0]):
-            return self._control(key, state, items[0], position)
+            return self._control(key, state, items[0], message)
         before = state
         applied: list[dict[str, Any]] = []
         dead: list[bytes] = []
@@ -294,13 +294,17 @@ class RecordApplier:
         if self._notify is not None:
             self._notify.reindex(key, state, position[0])
 
-    def _control(self, key: bytes, state: Any, control: dict[str, Any], position: list[int]) -> list[bytes]:
+    def _control(self, key: bytes, state: Any, control: dict[str, Any], message: Any) -> list[bytes]:
         """A notification control record (a held message due, a stock change she wished for)."""
         assert self._notify is not None
-        out = self._notify.on_control(key.decode("utf-8", "replace"), state, control, self._now_ms())
+        customer_id = key.decode("utf-8", "replace")
+        if control.get("customer_id") != customer_id:
+            return [self._reject(str(control["type"]), "control", "customer_id differs from the record key",
+                                 message, control)]
+        out = self._notify.on_control(customer_id, state, control, self._now_ms())
         self._outgoing.extend(out.sent)
         if out.state is not None:
-            self._store(key, out.state, position)
+            self._store(key, out.state, [message.partition, message.offset])
         self._metrics.state_apply.labels(str(control["type"]), "applied", "control").inc()
         return []
 
