@@ -68,13 +68,14 @@ class Moment:
 
     @cached_property
     def motion_before(self) -> Motion | None:
-        """Her motion as it was at her previous newest fix (None: no fix before the record).
+        """Her motion as it was at her previous newest fix (None: no fix before the record within
+        position_max_age_s).
 
         Not at now_ms: a move that turns into a commute when the commute window opens is a
         change of time, not of her state, and must count as the commute arising."""
         earlier = fixes(record(self.before), None, self.now_ms)
-        if not earlier:
-            return None
+        if not earlier or earlier[-1].t_ms < self.now_ms - self.policy.situations.position_max_age_ms:
+            return None  # nothing recent: moving yesterday says nothing about now
         at = earlier[-1].t_ms
         local = local_time(at, self.ctx.local.time_zone, self.ctx.local.source, self.policy.situations)
         return detect_motion(earlier, local, self.policy.situations, at)

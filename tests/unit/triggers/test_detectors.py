@@ -240,3 +240,8 @@ def test_store_recommendation_lists_the_store_s_new_arrivals() -> None:
                                               (255.1, 260)])
 def test_distances_are_rounded_to_ten_metres(metres: float, shown: int) -> None:
     assert rounded_m(metres) == shown
+
+
+def test_moving_yesterday_says_nothing_about_this_morning() -> None:
+    before = anna(COMMUTE - 5 * DAY, order(COMMUTE - 3 * DAY), fix(COMMUTE - DAY, 0, speed=9))
+    assert found(moment(before, [fix(COMMUTE, 100, speed=9)], REF, COMMUTE)) == OUTFIT
