@@ -34,6 +34,8 @@ class Driver:
     bootstrap: str
     topic: str
     radar_token: str
+    anna: str = "anna"
+    olga: str = "olga"
     now_ms: int = 0
     seq: int = 0
     devices: dict[str, dict[str, str]] = field(default_factory=dict)
