@@ -43,6 +43,7 @@ AlreadySent = Callable[[str], bool]
 Detector = Callable[[Moment, Trigger, AlreadySent], list[Candidate]]
 
 MAX_STORES = 3
+FENCE_REACH_M = 2_000.0  # a store's own fence reaches at most this far from its point
 MAX_ITEMS = 6
 _MOVES = frozenset({ev.LOCATION_UPDATED, ev.GEOFENCE_ENTERED, ev.GEOFENCE_DWELLED})
 
@@ -84,20 +85,33 @@ def _event_distance(m: Moment, store_id: str) -> float | None:
     return None
 
 
+def _far_from_every_store(m: Moment) -> bool:
+    """Only raw positions in the record, none of them anywhere near a store (a cheap bound: the
+    approach radius plus FENCE_REACH_M for a store's own fence): nothing to detect."""
+    if m.types - {ev.LOCATION_UPDATED}:
+        return False
+    reach = m.policy.situations.approach_radius_m + FENCE_REACH_M
+    points = [(e["location"]["lat"], e["location"]["lon"]) for e in m.events if e.get("type") == ev.LOCATION_UPDATED]
+    for store in m.ref.stores.values():
+        loc = store.get("location")
+        if isinstance(loc, Mapping) and any(geo.roughly_within(p, (loc["lat"], loc["lon"]), reach) for p in points):
+            return False
+    return True
+
+
 def wishlist_item_near_store(m: Moment, trigger: Trigger, already_sent: AlreadySent) -> list[Candidate]:
     if not m.types & (_MOVES | {ev.WISHLIST_ADDED}):
         return []
     wished = _wished(m.state)
-    if not wished:
+    if not wished or _far_from_every_store(m):
         return []
     ctx = m.ctx
     here = [s for s in (ctx.stores.in_store, *ctx.stores.near) if s is not None]
     if not here:
         return []
     moved = bool(m.types & _MOVES)
-    earlier = m.ctx_before
-    before = set() if earlier is None else {
-        s.store_id for s in (earlier.stores.in_store, *earlier.stores.near) if s is not None}
+    earlier = m.stores_before
+    before = set() if earlier is None else {s.store_id for s in (earlier.in_store, *earlier.near) if s is not None}
     added = {str(e["product_id"]) for e in m.events if e.get("type") == ev.WISHLIST_ADDED}
     out: list[Candidate] = []
     for status in here[:MAX_STORES]:
@@ -137,12 +151,14 @@ def post_order_outfit(m: Moment, trigger: Trigger, already_sent: AlreadySent) ->
         return []
     if m.now_ms - orders[0][1] > m.policy.situations.recent_order_ms:
         return []
-    ctx = m.ctx
-    motion = ctx.motion
+    motion = m.motion
     earlier = m.motion_before
     arises = motion.on_the_move and (earlier is None or not earlier.on_the_move
                                      or (motion.commuting and not earlier.commuting))
-    if not arises or ctx.order is None:
+    if not arises:
+        return []
+    ctx = m.ctx
+    if ctx.order is None:
         return []
     pid, items = _pieces(m, ctx, ctx.order.product_ids)
     if pid is None:

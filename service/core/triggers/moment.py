@@ -1,6 +1,8 @@
 """Core layer: what a trigger detector looks at — her state before and after one stream record,
 the events it applied, reference data, the policy and the clock, with the situations derived
-once and only when a detector asks (most records need none).
+once and only when a detector asks (most records need none). The cheap parts — her motion, which
+stores she is at, whether a new position is anywhere near a store — come first: a location fix
+costs a full set of situations only when a message may follow.
 
 Situations are derived for a request-less moment: placement `stream.trigger`, her most recently
 used device (a phone when none is known), no request location — so "where she is" comes from
@@ -16,9 +18,10 @@ from typing import Any
 from service.core.policy.model import Policy
 from service.core.reference import ReferenceData
 from service.core.situations.context import Context, derive_context
-from service.core.situations.facts import fixes, record
-from service.core.situations.localtime import local_time
+from service.core.situations.facts import fixes, home_area, profile_value, record
+from service.core.situations.localtime import LocalTime, local_time, resolve_zone
 from service.core.situations.motion import Motion, detect_motion
+from service.core.situations.presence import StoreSituation, detect_stores
 
 PLACEMENT = "stream.trigger"
 
@@ -59,12 +62,24 @@ class Moment:
                               self.policy.situations, self.now_ms)
 
     @cached_property
-    def ctx_before(self) -> Context | None:
-        """Situations on the state before the record, at the same now_ms: what the record changed."""
+    def stores_before(self) -> StoreSituation | None:
+        """Where she was on the state before the record, at the same now_ms: what the record changed."""
         if self.before is None:
             return None
-        return derive_context(self.before, stream_request(self.before, self.customer_id), self.ref,
-                              self.policy.situations, self.now_ms)
+        return detect_stores(self.before, None, self.ref, self.policy.situations, self.now_ms)
+
+    @cached_property
+    def local(self) -> LocalTime:
+        """Her local time now (the zone as derive_context resolves it, without a store's zone)."""
+        rec = self.state
+        all_fixes = fixes(rec, None, self.now_ms)
+        name, source = resolve_zone(profile_value(rec, "time_zone"), all_fixes[-1].point if all_fixes else None,
+                                    home_area(rec), None, self.policy.situations)
+        return local_time(self.now_ms, name, source, self.policy.situations)
+
+    @cached_property
+    def motion(self) -> Motion:
+        return detect_motion(fixes(self.state, None, self.now_ms), self.local, self.policy.situations, self.now_ms)
 
     @cached_property
     def motion_before(self) -> Motion | None:
@@ -77,7 +92,7 @@ class Moment:
         if not earlier or earlier[-1].t_ms < self.now_ms - self.policy.situations.position_max_age_ms:
             return None  # nothing recent: moving yesterday says nothing about now
         at = earlier[-1].t_ms
-        local = local_time(at, self.ctx.local.time_zone, self.ctx.local.source, self.policy.situations)
+        local = local_time(at, self.local.time_zone, self.local.source, self.policy.situations)
         return detect_motion(earlier, local, self.policy.situations, at)
 
     def last_event_id(self) -> str:

@@ -245,3 +245,21 @@ def test_distances_are_rounded_to_ten_metres(metres: float, shown: int) -> None:
 def test_moving_yesterday_says_nothing_about_this_morning() -> None:
     before = anna(COMMUTE - 5 * DAY, order(COMMUTE - 3 * DAY), fix(COMMUTE - DAY, 0, speed=9))
     assert found(moment(before, [fix(COMMUTE, 100, speed=9)], REF, COMMUTE)) == OUTFIT
+
+
+@pytest.mark.parametrize(("north_m", "east_m", "within"), [(0, 0, True), (2_250, 0, True), (0, 2_250, True),
+                                                          (2_400, 0, False), (0, -2_400, False), (1_600, 1_600, True),
+                                                          (1_700, 1_700, False)])
+def test_the_proximity_bound_never_calls_a_near_point_far(north_m: float, east_m: float, within: bool) -> None:
+    from service.core.situations import geo
+
+    here = offset(STORE, north_m, east_m)
+    assert geo.roughly_within((here["lat"], here["lon"]), (STORE["lat"], STORE["lon"]), 2_300) is within
+    assert geo.roughly_within((0.0, 179.9999), (0.0, -179.9999), 100) is True  # across the antimeridian
+
+
+def test_a_fix_far_from_every_store_derives_no_situation() -> None:
+    before = anna(STREET - 2 * DAY, wish("coat", STREET - 60 * MIN))
+    m = moment(before, [fix(STREET, 5_000)], REF, STREET)
+    assert found(m) == []
+    assert "ctx" not in m.__dict__ and "stores_before" not in m.__dict__  # nothing was derived
