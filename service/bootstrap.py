@@ -47,7 +47,7 @@ from service.core.state import decode_state
 from service.core.state_config import StateConfig
 from service.core.timeutil import parse_rfc3339_ms
 from service.input_tasks import start_input_tasks
-from service.notify_setup import build_notify, start_notify, stop_notify
+from service.notify_setup import build_notify, read_token, start_notify, stop_notify
 from service.providers.mapping import mapping_summary
 from service.settings import Settings, SettingsError
 from service.stream import topics
@@ -250,6 +250,7 @@ async def _run(settings: Settings, running: Running, stop: asyncio.Event, announ
     clock = build_clock(settings)
     # First: a bad keys file stops Kairos before anything has started.
     auth = build_authenticator(settings, announce)
+    notify_token = read_token(settings)  # an unreadable gateway token file stops Kairos here too
     metrics = build_metrics()
     input_metrics = build_input_metrics(metrics.registry)
     # Webhook secrets and the mapping are read first too: a bad file stops Kairos before it starts.
@@ -298,7 +299,8 @@ async def _run(settings: Settings, running: Running, stop: asyncio.Event, announ
     metrics.broker_up.set(1)
     notify = running.notify = build_notify(
         settings, metrics.registry, reference, lambda: policy_store.current, running.producer, names,
-        state_config.max_contacts, lambda: running.feed is not None and running.feed.caught_up.is_set())
+        state_config.max_contacts, lambda: running.feed is not None and running.feed.caught_up.is_set(),
+        notify_token)
     running.feed = ReferenceFeed(
         bootstrap, names.reference, reference,
         lambda event: validator.validate(event, clock.now_ms(), int(settings.max_future_skew_s * 1000)),

@@ -69,14 +69,14 @@ def read_token(settings: Settings) -> str | None:
 
 def build_notify(settings: Settings, registry: CollectorRegistry, reference: ReferenceData,
                  policy: Callable[[], Policy], producer: Producer, names: Topics, max_contacts: int,
-                 live: Callable[[], bool]) -> NotifyParts | None:
+                 live: Callable[[], bool], token: str | None = None) -> NotifyParts | None:
     if not settings.notifications:
         return None
     metrics = build_notify_metrics(registry)
     gateway = None
     if settings.notify_webhook_url:
         gateway = NotifyGateway(
-            settings.notify_webhook_url, read_token(settings), settings.notify_webhook_timeout_s,
+            settings.notify_webhook_url, token, settings.notify_webhook_timeout_s,
             settings.notify_webhook_retries, settings.notify_webhook_backoff_s,
             queue_size=settings.notify_webhook_queue,
             on_result=lambda channel, result: metrics.deliveries.labels(channel, result).inc())

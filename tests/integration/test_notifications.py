@@ -103,6 +103,19 @@ def test_two_workers_back_in_stock_for_all_and_a_held_email_survives_a_handover(
                 for w in (a, b)]
         assert sent == [len(wishers) - len(on_b), len(on_b)]  # each worker sent for its own customers
 
+        # An incentive shown by her owner's decision is counted by her owner, from the decision
+        # record (co-partitioned with her events): the other worker never holds her state.
+        shopper = on_b[-1]
+        assert b.post_events([event(shopper, 4, "cart.added", "2026-12-03T18:05:00Z", product_id="parka",
+                                    size="M")]).json()["accepted"] == 1
+        eventually(lambda: (s := b.state(shopper)) and s["cart"], timeout_s=20)
+        shown = b.decide(shopper)
+        assert shown["incentive"]["id"] == "cart_discount"
+        row = ["s", 1796321100000, shown["decision_id"], "screen", "cart_discount", None]  # 18:05
+        eventually(lambda: row in b.state(shopper)["contacts"], timeout_s=20)
+        assert a.state(shopper) is None
+        assert b.decide(shopper)["incentive"] is None  # its cap (1 a local day) is honoured
+
         # A loyalty email held in quiet hours by B; B goes away; A takes her partition over and,
         # its clock past 08:00, sends it: the held message lived in her state, not in B's memory.
         held = on_b[0]
