@@ -29,7 +29,7 @@ START = parse_rfc3339_ms("2026-03-23T00:00:00Z")  # a Monday; the week holds Lon
 ZONE = "Europe/London"
 TRIGGERS = {t.id: t for t in POLICY.triggers}
 FACTS = {"near_store": True, "consent_push": True, "consent_email": True, "loyalty_close": True,
-         "channel_history": "online_only", "commuting": True, "days_since_order": 3.0}
+         "channel_history": "online_only", "commuting": True, "days_since_order": 3.0, "daypart": "morning"}
 PARAMS: dict[str, dict[str, Any]] = {
     "wishlist_nearby": {"product_name": "Coat", "size": "M", "store_id": "S1", "store_name": "London",
                         "distance_m": 250},

@@ -22,7 +22,7 @@ T = parse_rfc3339_ms("2026-12-03T17:30:00Z")  # Thursday, London = UTC in winter
 LATE = parse_rfc3339_ms("2026-12-03T21:30:00Z")
 NOTIFICATION = response_validator("notification.schema.json")
 FACTS = {"near_store": True, "consent_push": True, "consent_email": True, "loyalty_close": True,
-         "channel_history": "online_only", "commuting": True, "days_since_order": 3.0}
+         "channel_history": "online_only", "commuting": True, "days_since_order": 3.0, "daypart": "morning"}
 
 
 def trigger(trigger_id: str, policy: Policy = POLICY) -> Any:
@@ -239,3 +239,10 @@ def test_a_state_with_held_and_sent_messages_is_schema_valid() -> None:
     sent = plan(state, [cand("back_in_stock")], env(LATE + 11 * HOUR)).state
     assert sent["notify"]["log"][0][4] == "sent"
     assert schema_errors(sent) == []
+
+
+@pytest.mark.parametrize(("daypart", "eligible"), [("morning", True), ("evening", False)])
+def test_the_outfit_tip_is_for_a_weekday_morning_commute(daypart: str, eligible: bool) -> None:
+    tip = cand("post_order_outfit", order_id="o-1", product_id="coat", product_name="Coat")
+    result = plan(her(), [tip], env(T, daypart=daypart))
+    assert [n["trigger"] for n in result.sent] == (["post_order_outfit"] if eligible else [])
