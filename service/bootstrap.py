@@ -47,7 +47,9 @@ from service.core.policy import DEFAULT_POLICY_PATH, Policy
 from service.core.reference import ReferenceData
 from service.core.state import decode_state
 from service.core.state_config import StateConfig
+from service.core.timeutil import parse_rfc3339_ms
 from service.input_tasks import start_input_tasks
+from service.notify_setup import build_notify, read_token, start_notify, stop_notify
 from service.providers.mapping import mapping_summary
 from service.settings import Settings, SettingsError
 from service.stream import topics
@@ -140,6 +142,7 @@ class Running:
     run_dir: Path | None = None
     forwarder: Forwarder | None = None
     stops: list[Callable[[], Any]] = field(default_factory=list)
+    notify: Any = None  # service.notify_setup.NotifyParts when notifications are on
 
 
 _RUN_DIR = re.compile(r"\d{8}T\d{6}-(\d+)")
@@ -251,7 +254,9 @@ async def publish_demo_catalog(producer: EventProducer, validator: EventValidato
 
 
 def build_clock(settings: Settings) -> Clock:
-    return ManualClock() if settings.test_clock else SystemClock()
+    if not settings.test_clock:
+        return SystemClock()
+    return ManualClock(parse_rfc3339_ms(settings.test_clock_start) if settings.test_clock_start else None)
 
 
 async def serve(settings: Settings, announce: Callable[[str], None] = print) -> int:
@@ -286,6 +291,7 @@ async def _run(settings: Settings, running: Running, stop: asyncio.Event, announ
     clock = build_clock(settings)
     # First: a bad keys file stops Kairos before anything has started.
     auth = build_authenticator(settings, announce)
+    notify_token = read_token(settings)  # an unreadable gateway token file stops Kairos here too
     metrics = build_metrics()
     input_metrics = build_input_metrics(metrics.registry)
     # Webhook secrets and the mapping are read first too: a bad file stops Kairos before it starts.
@@ -332,11 +338,15 @@ async def _run(settings: Settings, running: Running, stop: asyncio.Event, announ
     running.producer = EventProducer(bootstrap, request_timeout_s=settings.produce_timeout_s, security=security)
     await running.producer.start()
     metrics.broker_up.set(1)
+    notify = running.notify = build_notify(
+        settings, metrics.registry, reference, lambda: policy_store.current, running.producer, names,
+        state_config.max_contacts, lambda: running.feed is not None and running.feed.caught_up.is_set(),
+        notify_token, metrics.trigger_funnel)
     running.feed = ReferenceFeed(
         bootstrap, names.reference, reference,
         lambda event: validator.validate(event, clock.now_ms(), int(settings.max_future_skew_s * 1000)),
         on_record=lambda etype, result: metrics.events.labels(etype, result, "reference").inc(),
-        security=security)
+        security=security, on_applied=None if notify is None else notify.fanout.on_reference_event)
     await running.feed.start()
     if settings.demo_catalog:
         n = await publish_demo_catalog(running.producer, validator, names, clock.now_ms())
@@ -346,7 +356,9 @@ async def _run(settings: Settings, running: Running, stop: asyncio.Event, announ
         settings.geofence_max_accuracy_m, settings.geofence_exit_margin_m, settings.geofence_dwell_s), input_metrics)
     stream = build_stream(settings, names, bootstrap, store_kind, run_dir, metrics, validator, clock.now_ms,
                           state_config, security, derive=geofencing if settings.geofencing else None,
-                          canonical_url=advertised_url(settings))
+                          canonical_url=advertised_url(settings),
+                          notify=None if notify is None else notify.stage,
+                          writer=None if notify is None else notify.writer)
     running.stream = stream
     ownership = Ownership(stream.app, names.state_changelog, settings.partitions, str(stream.app.conf.canonical_url))
     running.forwarder = Forwarder(ownership, settings.forward_timeout_s, metrics.decision_forwards)
@@ -372,6 +384,7 @@ async def _run(settings: Settings, running: Running, stop: asyncio.Event, announ
         readiness=readiness.check, degraded_reasons=readiness.degraded,
         refresh_gauges=refresh_gauges, recent_ids=RecentIds(), topics=names, webhooks=webhooks,
         forwarder=running.forwarder,
+        notifications=None if notify is None else notify.recent.of,
     )
     running.runner = web.AppRunner(build_http_app(deps, auth, running.in_flight), access_log=None,
                                    shutdown_timeout=HTTP_DRAIN_TIMEOUT_S)
@@ -379,6 +392,9 @@ async def _run(settings: Settings, running: Running, stop: asyncio.Event, announ
     site = web.TCPSite(running.runner, settings.host, settings.port)
     await site.start()
     await stream.app.start()
+    if notify is not None:
+        await start_notify(notify, settings, clock, running.producer, names,
+                           lambda: readiness.check()[0] and not stream.app.rebalancing, running.stops)
     probe = asyncio.create_task(_probe_broker(running.producer, broker_health, metrics))
     running.stops.append(probe.cancel)
     start_input_tasks(settings, deps, running.stops, reference, lambda: readiness.check()[0], announce)
@@ -461,6 +477,8 @@ async def _shutdown(running: Running, step_timeout_s: float) -> None:
         steps.append(("forwarder", close_quietly(running.forwarder)))
     if running.stream is not None:
         steps.append(("stream", running.stream.app.stop()))
+    if running.notify is not None:
+        steps.append(("notification gateway", stop_notify(running.notify)))
     if running.feed is not None:
         steps.append(("reference feed", running.feed.stop()))
     if running.producer is not None:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from service.core.timeutil import parse_rfc3339_ms
+
 ENV_PREFIX = "KAIROS_"
 KAFKA_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 KAFKA_SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
@@ -112,6 +114,19 @@ class Settings:
     # How long a decision waits for the worker that owns the customer's state before it is
     # answered here, marked degraded (owner_unreachable).
     forward_timeout_s: float = 0.25
+    # Triggered messages (docs/POLICY.md, "Triggers"): detected on the stream, written to the
+    # notifications topic; optionally POSTed to a delivery gateway webhook too.
+    notifications: bool = True
+    notify_webhook_url: str = ""
+    notify_webhook_token_file: Path | None = None
+    notify_webhook_timeout_s: float = 5.0
+    notify_webhook_retries: int = 3
+    notify_webhook_backoff_s: float = 0.5
+    notify_webhook_queue: int = 10_000
+    # How often (wall time) the timer checks the injected clock for held messages that are due.
+    notify_timer_s: float = 0.25
+    # With the test clock: the time it starts at (RFC 3339; empty: the wall clock's now).
+    test_clock_start: str = ""
 
     @property
     def embedded_broker(self) -> bool:
@@ -211,6 +226,28 @@ def validate(s: Settings) -> None:
         raise SettingsError(f"KAIROS_FORWARD_TIMEOUT_S={s.forward_timeout_s}: use a number of seconds in (0, 30]")
     validate_kafka_security(s)
     validate_input(s)
+    validate_notify(s)
+
+
+def validate_notify(s: Settings) -> None:
+    """The delivery webhook and the timer: a clear message for a value Kairos cannot use."""
+    url = s.notify_webhook_url
+    if url and not url.startswith(("http://", "https://")):
+        raise SettingsError(f"KAIROS_NOTIFY_WEBHOOK_URL={url!r}: use an http:// or https:// URL")
+    if s.notify_webhook_token_file is not None and not url:
+        raise SettingsError("KAIROS_NOTIFY_WEBHOOK_TOKEN_FILE is set without KAIROS_NOTIFY_WEBHOOK_URL")
+    for name in ("notify_webhook_timeout_s", "notify_webhook_backoff_s", "notify_timer_s"):
+        if not getattr(s, name) > 0:
+            raise SettingsError(f"{ENV_PREFIX}{name.upper()}={getattr(s, name)}: use a number greater than 0")
+    if s.notify_webhook_retries < 0 or s.notify_webhook_queue < 1:
+        raise SettingsError("KAIROS_NOTIFY_WEBHOOK_RETRIES must not be negative and KAIROS_NOTIFY_WEBHOOK_QUEUE "
+                            "must be at least 1")
+    if s.test_clock_start:
+        try:
+            parse_rfc3339_ms(s.test_clock_start)
+        except ValueError:
+            raise SettingsError(f"KAIROS_TEST_CLOCK_START={s.test_clock_start!r}: use an RFC 3339 time with an "
+                                "offset, e.g. 2026-01-05T17:40:00Z") from None
 
 
 def validate_input(s: Settings) -> None:

@@ -98,11 +98,12 @@ def one_of_each(t_ms: int) -> list[dict[str, Any]]:
     return [event(kind, t_ms + i * MIN, **fields) for i, (kind, fields) in enumerate(specs)]
 
 
-def response_validator() -> jsonschema.Draft202012Validator:
-    """Validator for decision responses, resolving $refs among the repository's schemas."""
+def response_validator(name: str = "decision_response.schema.json") -> jsonschema.Draft202012Validator:
+    """Validator for decision responses (or another schema), resolving $refs among the repository's schemas."""
     docs = [json.loads(p.read_text()) for p in SCHEMAS.rglob("*.schema.json")]
     registry: Registry[Any] = Registry().with_resources(
         (doc["$id"], Resource.from_contents(doc)) for doc in docs if "$id" in doc
     )
-    schema = json.loads((SCHEMAS / "decision_response.schema.json").read_text())
-    return jsonschema.Draft202012Validator(schema, registry=registry)
+    schema = json.loads((SCHEMAS / name).read_text())
+    return jsonschema.Draft202012Validator(schema, registry=registry,
+                                           format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)

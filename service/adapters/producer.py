@@ -73,9 +73,11 @@ class EventProducer:
         except (TimeoutError, KafkaError, OSError) as exc:
             raise ProduceError(f"broker did not acknowledge: {type(exc).__name__}") from exc
 
-    async def send_each(self, records: Sequence[tuple[str, bytes, bytes]]) -> list[Exception | None]:
-        """Sends every record; returns, per record, None once acknowledged or the error."""
-        headers = [(HEADER_INGEST, b"1")]
+    async def send_each(self, records: Sequence[tuple[str, bytes, bytes]],
+                        header: tuple[str, bytes] = (HEADER_INGEST, b"1")) -> list[Exception | None]:
+        """Sends every record; returns, per record, None once acknowledged or the error. Each record
+        carries `header` (the ingest marker by default; control records their own)."""
+        headers = [header]
         futures: list[asyncio.Future[Any] | Exception] = []
         for topic, key, value in records:
             try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer
@@ -27,13 +28,17 @@ log = logging.getLogger("kairos.reference")
 class ReferenceFeed:
     def __init__(self, bootstrap: list[str], topics: tuple[str, ...], data: ReferenceData,
                  validate: Callable[[object], list[FieldError]],
-                 on_record: Callable[[str, str], None] | None = None, security: KafkaSecurity = PLAINTEXT) -> None:
+                 on_record: Callable[[str, str], None] | None = None, security: KafkaSecurity = PLAINTEXT,
+                 on_applied: Callable[[dict[str, Any]], None] | None = None) -> None:
         self._bootstrap = bootstrap
         self._security = security
         self._topics = topics
         self.data = data
         self._validate = validate
         self._on_record = on_record
+        # Called with each event that changed the read model, right after it was applied (the
+        # back-in-stock fan-out reads the stock change and the read model as it is then).
+        self._on_applied = on_applied
         self.failed: BaseException | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
@@ -94,6 +99,8 @@ class ReferenceFeed:
             else:
                 try:
                     result = "applied" if apply_reference_event(self.data, event) else "ignored"
+                    if result == "applied" and self._on_applied is not None:
+                        self._on_applied(event)
                 except Exception:
                     log.exception("reference record could not be applied")
                     result = "rejected"

@@ -16,6 +16,7 @@ from service.api.deps import DEPS_KEY, ApiDeps
 from service.api.drain import InFlight, in_flight_middleware
 from service.api.errors import ApiError, NotFound, PayloadTooLarge, clip
 from service.api.handlers import admin_clock, post_decisions, post_events
+from service.api.notifications import get_customer_notifications
 from service.api.observability import get_cluster, get_log_level, put_log_level, request_id_middleware
 from service.api.webhooks import options_webhook, post_webhook
 from service.telemetry.metrics import render
@@ -97,6 +98,7 @@ def build_http_app(deps: ApiDeps, auth: Authenticator, in_flight: InFlight | Non
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/admin/customers/{customer_id}/state", get_customer_state)
+    app.router.add_get("/admin/customers/{customer_id}/notifications", get_customer_notifications)
     app.router.add_delete("/v1/customers/{customer_id}", delete_customer)
     app.router.add_get("/admin/log-level", get_log_level)
     app.router.add_put("/admin/log-level", put_log_level)

@@ -76,6 +76,8 @@ class ApiDeps:
     webhooks: WebhookDeps | None = None
     # Scale-out: forwards requests about customers another worker owns (None: answer everything here).
     forwarder: Forwarder | None = None
+    # customer id -> the notifications this worker wrote for her, newest first (None: off)
+    notifications: Callable[[str], list[dict[str, Any]]] | None = None
 
 
 DEPS_KEY = web.AppKey("deps", ApiDeps)

@@ -266,6 +266,24 @@ def _contact_key(r: Row) -> tuple[Any, ...]:
     return (r[1], r[0], _s(r[2]), _s(r[3]), _s(r[4]))
 
 
+def cap_contacts(rows: Iterable[Row], cap: int) -> list[Row]:
+    """Contacts newest first, at most `cap`. Over the cap her reactions ("n", "c") go first, oldest
+    first, then the contacts Kairos made ("s"): those are the contact budget's evidence (caps,
+    cool-downs, de-duplication), which 50 clicks must not push out."""
+    ordered = sorted(rows, key=_contact_key, reverse=True)
+    excess = len(ordered) - cap
+    if excess <= 0:
+        return ordered
+    drop: set[int] = set()
+    for kinds in (("n", "c"), ("s",)):
+        for i in range(len(ordered) - 1, -1, -1):
+            if len(drop) == excess:
+                break
+            if ordered[i][0] in kinds:
+                drop.add(i)
+    return [r for i, r in enumerate(ordered) if i not in drop]
+
+
 def _contact(w: CustomerState, e: Event, t: int, cfg: StateConfig) -> None:
     # row: [kind, t, ref, block_id, product_id]; kind "n" = notification opened (ref =
     # notification_id), "c" = content clicked (ref = decision_id).
@@ -275,7 +293,7 @@ def _contact(w: CustomerState, e: Event, t: int, cfg: StateConfig) -> None:
         row = ["c", t, e.get("decision_id"), e.get("block_id"), e.get("product_id")]
         if e.get("product_id") is not None:
             bump_affinity(w, e["product_id"], AFF_CLICK, 1, t, cfg)
-    w["contacts"] = _newest([*w["contacts"], row], _contact_key, cfg.max_contacts)
+    w["contacts"] = cap_contacts([*w["contacts"], row], cfg.max_contacts)
 
 
 HANDLERS: dict[str, Handler] = {

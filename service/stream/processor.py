@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +27,14 @@ from service.core.timeutil import parse_rfc3339_ms
 from service.settings import Settings
 from service.stream import topics
 from service.stream.erasure import erased_at_ms, erasure_key, is_control
+from service.stream.notifications import NotificationStage, is_notify_control
+from service.stream.notify_tasks import NotificationWriter
 from service.telemetry.metrics import Metrics
 
 log = logging.getLogger("kairos.stream")
 
 TABLE_NAME = "customer-state"
+TRIGGERS_TABLE = "customer-triggers"
 ERASURES_TABLE = "customer-erasures"
 # Top-level field of the state record: [partition, offset] of the last Kafka record applied.
 SOURCE_OFFSET = "source_offset"
@@ -48,12 +51,14 @@ class StreamRuntime:
     app: faust.App
     table: TableT[bytes, bytes]
     customer_topic: faust.TopicT
+    index_table: Any = field(default=None)
 
 
 def build_stream(
     settings: Settings, names: topics.Topics, bootstrap: list[str], store_kind: str, data_dir: Path,
     metrics: Metrics, validator: EventValidator, now_ms: Callable[[], int], state_config: StateConfig,
     security: KafkaSecurity = PLAINTEXT, derive: Derive | None = None, canonical_url: str | None = None,
+    notify: NotificationStage | None = None, writer: NotificationWriter | None = None,
 ) -> StreamRuntime:
     """Builds (does not start) the faust app, its table (memory or rocksdb) under `data_dir`.
 
@@ -98,8 +103,18 @@ def build_stream(
                          changelog_topic=app.topic(names.erasures_changelog, key_type=bytes, value_type=bytes,
                                                    partitions=settings.partitions))
     dead_letters = app.topic(names.dead_letters, key_type=bytes, value_type=bytes, partitions=1)
+    index_table = None
+    if notify is not None:
+        # Who wished what and when her held messages are due, for this worker's customers
+        # (service/stream/trigger_index.py): rebuilt after every recovery from this table.
+        index_table = app.Table(TRIGGERS_TABLE, key_type=bytes, value_type=bytes, partitions=settings.partitions,
+                                changelog_topic=app.topic(names.triggers_changelog, key_type=bytes,
+                                                          value_type=bytes, partitions=settings.partitions))
+        notify.attach(index_table, lambda: {tp.partition for tp in app.assignor.assigned_actives()
+                                            if tp.topic == names.customer_events})
+        index_table.on_recover(notify.rebuild_index)
     applier = RecordApplier(table, metrics, validator, now_ms, state_config, settings.max_future_skew_s, erasures,
-                            derive)
+                            derive, notify)
 
     @app.agent(customer_topic, name="apply-customer-events")
     async def apply_customer_events(stream: faust.StreamT[bytes]) -> None:
@@ -112,16 +127,41 @@ def build_stream(
                 # them as a provider's would be (re-consumed, they are duplicates by event id).
                 await customer_topic.send(key=event.message.key, value=orjson.dumps(derived),
                                           headers=[(HEADER_DERIVED, b"geofencing")])
+            notes = applier.take_notifications()
+            if notes:
+                # Written (and acknowledged) before the state that records them as sent: a crash in
+                # between sends the same notification (same id) again rather than never.
+                try:
+                    if writer is not None:
+                        await writer.write(notes)
+                finally:
+                    applier.commit_held()
 
-    return StreamRuntime(app=app, table=table, customer_topic=customer_topic)
+    if notify is not None:
+        decisions_topic = app.topic(names.decisions, key_type=bytes, value_type=bytes,
+                                    partitions=settings.partitions)
+
+        @app.agent(decisions_topic, name="count-shown-incentives")
+        async def count_shown_incentives(stream: faust.StreamT[bytes]) -> None:
+            # Co-partitioned with the customer topic (same key bytes, same partition count): the
+            # worker that owns her counts the incentive her decision showed, once per decision_id.
+            async for event in stream.events():
+                applier.apply_decision(event)
+
+    return StreamRuntime(app=app, table=table, customer_topic=customer_topic, index_table=index_table)
 
 
 class RecordApplier:
     """Applies one Kafka record to the table; never raises for bad data (it is counted instead)."""
 
     def __init__(self, table: Any, metrics: Metrics, validator: EventValidator, now_ms: Callable[[], int],
-                 cfg: StateConfig, max_future_skew_s: float, erasures: Any, derive: Derive | None = None) -> None:
+                 cfg: StateConfig, max_future_skew_s: float, erasures: Any, derive: Derive | None = None,
+                 notify: NotificationStage | None = None) -> None:
         self._table = table
+        self._notify = notify
+        self._outgoing: list[dict[str, Any]] = []
+        # State writes waiting until the notifications they record as sent are on the topic.
+        self._held: dict[bytes, bytes] = {}
         self._derive = derive
         self._derived: list[dict[str, Any]] = []
         self._erasures = erasures
@@ -130,6 +170,26 @@ class RecordApplier:
         self._now_ms = now_ms
         self._cfg = cfg
         self._skew_ms = int(max_future_skew_s * 1000)
+
+    def take_notifications(self) -> list[dict[str, Any]]:
+        """Notifications made while applying the last record: write them, then commit_held()."""
+        out, self._outgoing = self._outgoing, []
+        return out
+
+    def commit_held(self) -> None:
+        held, self._held = self._held, {}
+        for key, encoded in held.items():
+            self._table[key] = encoded
+
+    def _read(self, key: bytes) -> bytes | None:
+        held = self._held.get(key)
+        return held if held is not None else self._table.get(key)
+
+    def _write(self, key: bytes, encoded: bytes) -> None:
+        if self._outgoing or key in self._held:
+            self._held[key] = encoded
+        else:
+            self._table[key] = encoded
 
     def take_derived(self) -> list[dict[str, Any]]:
         """Events derived while applying the last record (to be written back to the topic)."""
@@ -162,7 +222,7 @@ class RecordApplier:
         items = value if isinstance(value, list) else [value]
         if not key:
             return [self._reject("?", source, "record has no key (customer id)", message, message.value)]
-        raw = self._table.get(key)
+        raw = self._read(key)
         try:
             state = decode_state(raw) if raw else None
         except StateFormatError as exc:
@@ -178,6 +238,10 @@ class RecordApplier:
             for item in items:
                 self._count(_known_type(_type_of(item)), "duplicate", source)
             return []
+        if len(items) == 1 and self._notify is not None and is_notify_control(message.headers, items[0]):
+            return self._control(key, state, items[0], message)
+        before = state
+        applied: list[dict[str, Any]] = []
         dead: list[bytes] = []
         customer_id = key.decode("utf-8", "replace")
         record_ms = int(message.timestamp * 1000) if message.timestamp else self._now_ms()
@@ -207,23 +271,80 @@ class RecordApplier:
                 self._metrics.event_time_to_state.observe(max(self._now_ms() - received_ms, 0) / 1000)
             state = result.state
             changed = changed or result.changed
+            if result.outcome == "applied":
+                applied.append(item)
             if self._derive is not None and result.outcome == "applied" and state is not None:
                 for derived in self._derive(state, item):
-                    applied = apply_event(state, derived, received_ms, self._cfg)
-                    self._metrics.state_apply.labels(derived["type"], applied.outcome, "derived").inc()
-                    state, changed = applied.state, changed or applied.changed
+                    more = apply_event(state, derived, received_ms, self._cfg)
+                    self._metrics.state_apply.labels(derived["type"], more.outcome, "derived").inc()
+                    state, changed = more.state, changed or more.changed
                     self._derived.append(derived)
+                    if more.outcome == "applied":
+                        applied.append(derived)
+        if self._notify is not None and state is not None:
+            out = self._notify.after_record(customer_id, before, state, applied, self._now_ms())
+            if out.state is not None:
+                state, changed = out.state, True
+            self._outgoing.extend(out.sent)
         if changed and state is not None:
-            state = {**state, SOURCE_OFFSET: position}
-            encoded = encode_state(state)
-            self._metrics.state_record_bytes.observe(len(encoded))
-            self._table[key] = encoded
+            self._store(key, state, position)
         return dead
+
+    def _store(self, key: bytes, state: dict[str, Any], position: list[int]) -> None:
+        state = {**state, SOURCE_OFFSET: position}
+        encoded = encode_state(state)
+        self._metrics.state_record_bytes.observe(len(encoded))
+        self._write(key, encoded)
+        if self._notify is not None:
+            self._notify.reindex(key, state, position[0])
+
+    def _control(self, key: bytes, state: Any, control: dict[str, Any], message: Any) -> list[bytes]:
+        """A notification control record (a held message due, a stock change she wished for)."""
+        assert self._notify is not None
+        customer_id = key.decode("utf-8", "replace")
+        if control.get("customer_id") != customer_id:
+            return [self._reject(str(control["type"]), "control", "customer_id differs from the record key",
+                                 message, control)]
+        out = self._notify.on_control(customer_id, state, control, self._now_ms())
+        self._outgoing.extend(out.sent)
+        if out.state is not None:
+            self._store(key, out.state, [message.partition, message.offset])
+        self._metrics.state_apply.labels(str(control["type"]), "applied", "control").inc()
+        return []
+
+    def apply_decision(self, event: EventT[bytes]) -> None:
+        """Counts the incentive a decision record showed against her budget (never raises)."""
+        message = event.message
+        key: bytes | None = message.key
+        if self._notify is None or not key:
+            return
+        try:
+            record = orjson.loads(message.value or b"null")
+            raw = self._read(key)
+            state = decode_state(raw) if raw else None
+        except (orjson.JSONDecodeError, StateFormatError):
+            log.warning("decision record not counted: unreadable record or state",
+                        extra={"partition": message.partition, "offset": message.offset})
+            return
+        if not isinstance(record, dict):
+            return
+        erased = self._erasures.get(erasure_key(key))
+        try:
+            counted = self._notify.on_decision(key.decode("utf-8", "replace"), state, record,
+                                               int(erased) if erased else None)
+        except Exception:  # a defect, not bad data: the worker keeps going
+            log.exception("decision record could not be counted")
+            return
+        if counted is not None:
+            self._write(key, encode_state(counted))
 
     def _erase(self, key: bytes, state: Any, control: dict[str, Any], source: str) -> list[bytes]:
         until = erased_at_ms(control, state)
         previous = self._erasures.get(erasure_key(key))
         self._erasures[erasure_key(key)] = str(max(until, int(previous) if previous else until)).encode()
+        self._held.pop(key, None)
+        if self._notify is not None:
+            self._notify.on_erase(key, state)
         if key in self._table:
             del self._table[key]  # a tombstone in the changelog
         self._count("customer.erased", "applied", source)

@@ -37,6 +37,10 @@ class Topics:
         return self._name("kairos.customer-erasures-changelog.v1")
 
     @property
+    def triggers_changelog(self) -> str:
+        return self._name("kairos.customer-triggers-changelog.v1")
+
+    @property
     def decisions(self) -> str:
         return self._name("kairos.decisions.v1")
 
@@ -59,8 +63,8 @@ class Topics:
     def all(self, partitions: int) -> list[tuple[str, int]]:
         """Every topic Kairos creates, with its partition count. The changelog must match the
         source topic's partitioning: faust writes a key's state to the partition it came from."""
-        named = [self.customer_events, self.state_changelog, self.erasures_changelog, *self.reference,
-                 self.decisions, self.notifications]
+        named = [self.customer_events, self.state_changelog, self.erasures_changelog, self.triggers_changelog,
+                 *self.reference, self.decisions, self.notifications]
         return [(name, partitions) for name in named] + [(self.dead_letters, 1), (self.state_epoch, 1)]
 
     def configs(self) -> dict[str, dict[str, str]]:
@@ -72,7 +76,8 @@ class Topics:
         the cluster's default retention: the state does not need them once applied."""
         compact = {"cleanup.policy": "compact"}
         forever = {"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"}
-        out = {self.state_changelog: compact, self.erasures_changelog: compact, self.state_epoch: forever}
+        out = {self.state_changelog: compact, self.erasures_changelog: compact, self.triggers_changelog: compact,
+               self.state_epoch: forever}
         out.update(dict.fromkeys(self.reference, forever))
         return out
 

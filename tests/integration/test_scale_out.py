@@ -217,16 +217,19 @@ def test_two_workers_split_the_partitions_and_either_answers_as_the_owner_would(
 
     # Changelogs are compacted and reference topics kept forever on a real Kafka.
     configs = topic_configs(broker.bootstrap, [f"{pair.namespace}.kairos.customer-state-changelog.v1",
+                                               f"{pair.namespace}.kairos.customer-triggers-changelog.v1",
                                                f"{pair.namespace}.reference.stock.v1"])
     assert configs == {f"{pair.namespace}.kairos.customer-state-changelog.v1": {"cleanup.policy": "compact"},
+                       f"{pair.namespace}.kairos.customer-triggers-changelog.v1": {"cleanup.policy": "compact"},
                        f"{pair.namespace}.reference.stock.v1": {"cleanup.policy": "delete", "retention.ms": "-1",
                                                                 "retention.bytes": "-1"}}
 
 
 # --- metrics: every family deploy/ uses exists in a live scrape and moves after traffic -------
 
-# Present here but moved by other tests: triggers (issue 3 part 2) and policy reloads, which only
-# a reload moves (tests/integration/test_policy_runtime.py checks that it does).
+# Present here but moved by other tests: the trigger funnel (no trigger fires in this traffic;
+# tests/e2e/test_journey.py and test_notifications.py move it) and policy reloads, which only a
+# reload moves (tests/integration/test_policy_runtime.py checks that it does).
 AWAITING_ISSUE_3 = {"kairos_trigger_funnel_total", "kairos_policy_reloads_total"}
 
 

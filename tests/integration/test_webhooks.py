@@ -116,6 +116,25 @@ def test_the_demo_walk_enters_the_london_store_exactly_once(kairos: Kairos) -> N
     assert decision["screen"] == "in_store"
 
 
+def test_the_demo_walk_sends_one_wishlist_push(kairos: Kairos) -> None:
+    # The test clock stands at the moment Kairos started: in London's quiet hours (21:00-08:00)
+    # the 15-minute push is held and expires; by day it goes out.
+    from service.core.situations.localtime import local_datetime
+    from service.core.timeutil import parse_rfc3339_ms
+
+    now = parse_rfc3339_ms(http("POST", kairos.url + "/admin/clock", b"{}", api_key=kairos.api_key).json()["now"])
+    quiet = not 8 <= local_datetime(now, "Europe/London").hour < 21
+    res = eventually(lambda: (r := http("GET", kairos.url + "/admin/customers/anna/notifications",
+                                        api_key=kairos.api_key)).status == 200 and r.json()["log"] and r.json(),
+                     timeout_s=30)
+    assert [(e["trigger"], e["stage"], e["reason"]) for e in res["log"]] == [
+        ("wishlist_nearby", "expired", "before_next_allowed") if quiet else ("wishlist_nearby", "sent", None)]
+    if not quiet:
+        [push] = res["notifications"]
+        assert (push["channel"], push["title"]) == ("push", "Your wishlist item is here")
+        assert push["body"].startswith("Urban Chic Trench Coat is in stock in your size at Retail Demo Store London, ")
+
+
 def test_radar_multi_event_track_body(kairos: Kairos) -> None:
     res = post(kairos, "radar", provider_file("radar", "android_track.json"), radar_headers())
     assert res.status == 202, res.body

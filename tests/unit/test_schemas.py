@@ -194,6 +194,7 @@ def test_openapi_file_refs_resolve_to_schema_files() -> None:
         "decision_response.schema.json",
         "events/common.schema.json",
         "state.schema.json",
+        "notification.schema.json",
     }
     for ref in external:
         file, _, fragment = ref.partition("#")
@@ -215,6 +216,7 @@ def test_openapi_operations_and_statuses() -> None:
         ("/metrics", "get"): ["200", "401", "403", "429"],
         ("/admin/clock", "post"): ["200", "400", "401", "403", "404", "408", "429"],
         ("/admin/customers/{customer_id}/state", "get"): ["200", "401", "403", "404", "429", "503"],
+        ("/admin/customers/{customer_id}/notifications", "get"): ["200", "401", "403", "404", "429"],
         ("/admin/log-level", "get"): ["200", "401", "403", "429"],
         ("/admin/log-level", "put"): ["200", "400", "401", "403", "408", "429"],
         ("/admin/cluster", "get"): ["200", "401", "403", "429"],
@@ -246,6 +248,7 @@ def test_openapi_every_operation_but_the_probes_needs_a_key_with_its_scope() -> 
         ("/metrics", "get"): [{"bearerAuth": ["metrics"]}],
         ("/admin/clock", "post"): [{"bearerAuth": ["admin"]}],
         ("/admin/customers/{customer_id}/state", "get"): [{"bearerAuth": ["admin"]}],
+        ("/admin/customers/{customer_id}/notifications", "get"): [{"bearerAuth": ["admin"]}],
         ("/v1/customers/{customer_id}", "delete"): [{"bearerAuth": ["admin"]}],
         # Webhooks carry the provider's own signature instead of a Kairos key.
         ("/v1/webhooks/{provider}", "post"): [],
@@ -270,6 +273,7 @@ def test_openapi_every_operation_but_the_probes_needs_a_key_with_its_scope() -> 
 def test_openapi_inline_objects_are_strict() -> None:
     inline = [n for _, n in walk(load_openapi()) if n.get("type") == "object"]
     # admin/clock request and response, Health, erasure receipt, Event Grid validation answer,
-    # log-level request and response, cluster view and its member
-    assert len(inline) == 9
+    # log-level request and response, cluster view and its member, a customer's notifications
+    # (the answer, a held message, a log entry)
+    assert len(inline) == 12
     assert all(n["additionalProperties"] is False for n in inline)

@@ -118,8 +118,9 @@ def test_an_empty_record_is_schema_valid_with_every_key_required() -> None:
     state = new_state("cust-000417")
     assert schema_errors(state) == []
     assert sorted(SCHEMA["required"]) == sorted(state)
-    # source_offset is written by the stream layer once a Kafka record has been applied.
-    assert sorted(SCHEMA["properties"]) == sorted([*state, "source_offset"])
+    # source_offset is written by the stream layer once a Kafka record has been applied; notify by
+    # the notifications part once a triggered message concerned her (service/core/triggers/outbox.py).
+    assert sorted(SCHEMA["properties"]) == sorted([*state, "notify", "source_offset"])
 
 
 def test_schema_caps_are_the_state_config_defaults() -> None:

@@ -37,6 +37,17 @@ def surely_farther(a: LatLon, b: LatLon, limit_m: float) -> bool:
     return abs(a[0] - b[0]) * _MIN_METRES_PER_DEG_LAT > limit_m
 
 
+def roughly_within(a: LatLon, b: LatLon, limit_m: float) -> bool:
+    """False when a and b are certainly more than limit_m apart (a flat-earth bound with 1 %
+    margin: far below the geodesic's error at the distances it screens); True means "maybe"."""
+    if surely_farther(a, b, limit_m):
+        return False
+    dlon = (a[1] - b[1] + 180.0) % 360.0 - 180.0  # the short way round, across the antimeridian too
+    dx = dlon * _METRES_PER_DEG * math.cos(math.radians((a[0] + b[0]) / 2))
+    dy = (a[0] - b[0]) * _METRES_PER_DEG
+    return math.hypot(dx, dy) <= limit_m * 1.01 + 1.0
+
+
 @dataclass(frozen=True, slots=True)
 class Circle:
     center: LatLon
