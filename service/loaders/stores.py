@@ -22,10 +22,28 @@ from typing import Any
 import orjson
 
 from service.core import events as ev
+from service.core.ids import ID_MAX, is_valid_id
 from service.core.opening_hours import OpeningHoursError, parse
 
 SOURCE = "kairos-load"
 ZoneOf = Callable[[float, float], str | None]  # (lat, lon) -> IANA zone
+NAME_MAX = 256  # the store.upserted schema's bound
+
+
+def _checked_id(store_id: str, where: str, out: StoreLoad) -> bool:
+    # Never cut an id to fit: two long ids cut alike would become one store.
+    if is_valid_id(store_id):
+        return True
+    out.problems.append(f"{where}: store id {store_id[:40]!r}{'…' if len(store_id) > 40 else ''} skipped: "
+                        f"an id has 1 to {ID_MAX} characters and no control characters or white space at "
+                        "either end")
+    return False
+
+
+def _name(name: str, store_id: str, out: StoreLoad) -> str:
+    if len(name) > NAME_MAX:
+        out.problems.append(f"{store_id}: name shortened from {len(name)} to {NAME_MAX} characters")
+    return name[:NAME_MAX]
 
 
 @dataclass
@@ -78,7 +96,9 @@ def stores_from_geojson(doc: object, occurred_at: str, zone_of: ZoneOf, defaults
         osm_id = str(feature.get("id") or props.get("@id") or "").replace("/", "-")
         store_id = (defaults.store_id if single and defaults.store_id else
                     defaults.id_prefix + (f"osm-{osm_id}" if osm_id else f"store-{index}"))
-        store: dict[str, Any] = {"store_id": store_id[:128]}
+        if not _checked_id(store_id, f"feature {index}", out):
+            continue
+        store: dict[str, Any] = {"store_id": store_id}
         if geometry.get("type") == "Point":
             lon, lat = geometry["coordinates"][:2]
             store["radius_m"] = defaults.radius_m
@@ -95,7 +115,7 @@ def stores_from_geojson(doc: object, occurred_at: str, zone_of: ZoneOf, defaults
         store["location"] = {"lat": round(float(lat), 7), "lon": round(float(lon), 7)}
         name = (defaults.name if single and defaults.name else None) or props.get("name") or props.get("brand")
         kind = defaults.kind or props.get("shop")
-        store["name"] = str(name or f"{kind or 'store'} {store_id}")[:256]
+        store["name"] = _name(str(name or f"{kind or 'store'} {store_id}"), store_id, out)
         if kind:
             store["kind"] = str(kind)[:64]
         address = _address(props)
@@ -126,8 +146,11 @@ def stores_from_radar_geofences(doc: object, occurred_at: str, zone_of: ZoneOf) 
         if not isinstance(center, list) or len(center) < 2:
             out.problems.append(f"geofence {index}: no geometryCenter")
             continue
-        store: dict[str, Any] = {"store_id": str(item.get("externalId") or f"radar-{item['_id']}")[:128],
-                                 "name": str(item.get("description") or item["_id"])[:256],
+        store_id = str(item.get("externalId") or f"radar-{item['_id']}")
+        if not _checked_id(store_id, f"geofence {index}", out):
+            continue
+        store: dict[str, Any] = {"store_id": store_id,
+                                 "name": _name(str(item.get("description") or item["_id"]), store_id, out),
                                  "location": {"lat": float(center[1]), "lon": float(center[0])}}
         if item.get("type") == "circle" and isinstance(item.get("geometryRadius"), int | float):
             store["radius_m"] = float(item["geometryRadius"])

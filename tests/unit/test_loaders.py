@@ -69,6 +69,30 @@ def test_radar_geofence_object_is_a_circle_store() -> None:
         "radius_m": 100.0, "kind": "test", "time_zone": "America/New_York"}
 
 
+def test_store_ids_too_long_are_reported_not_cut_and_long_names_are_noted() -> None:
+    # Cut to 128 characters, these two ids would become one store.
+    long_a, long_b = "x" * 130 + "a", "x" * 130 + "b"
+    radar = {"geofences": [
+        {"_id": "g1", "externalId": long_a, "description": "A", "type": "circle", "geometryRadius": 50,
+         "geometryCenter": {"type": "Point", "coordinates": [24.94, 60.17]}},
+        {"_id": "g2", "externalId": long_b, "description": "B", "type": "circle", "geometryRadius": 50,
+         "geometryCenter": {"type": "Point", "coordinates": [24.95, 60.17]}},
+        {"_id": "g3", "externalId": "ok-1", "description": "N" * 300, "type": "circle", "geometryRadius": 50,
+         "geometryCenter": {"type": "Point", "coordinates": [24.96, 60.17]}}]}
+    load = stores_from_radar_geofences(radar, AT, zone_of)
+    assert [e["store_id"] for e in load.events] == ["ok-1"]
+    assert load.events[0]["name"] == "N" * 256
+    all_valid(load.events)
+    assert len(load.problems) == 3
+    assert load.problems[0].startswith(f"geofence 0: store id '{'x' * 40}'… skipped: an id has 1 to 128")
+    assert load.problems[1].startswith("geofence 1: store id")
+    assert load.problems[2] == "ok-1: name shortened from 300 to 256 characters"
+    point = {"type": "Feature", "id": "node/" + "9" * 140, "properties": {"name": "Shop"},
+             "geometry": {"type": "Point", "coordinates": [24.94, 60.17]}}
+    geo = stores_from_geojson({"type": "FeatureCollection", "features": [point]}, AT, zone_of, StoreDefaults())
+    assert geo.events == [] and geo.problems[0].startswith("feature 0: store id 'osm-node-999")
+
+
 @functools.cache
 def source_catalog() -> tuple[Any, Any]:
     folder = DATA / "catalog/aws_retail_demo_store"
