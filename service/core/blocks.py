@@ -86,7 +86,7 @@ def finish(spec: BlockSpec, kind: str, limit: int, title: str | None, fill: Fill
         else:
             keep.append((pid, size))
     sizes = dict(keep)
-    ranked = rank([pid for pid, _ in keep], ref.products, ctx, policy.ranking)[:limit]
+    ranked = rank([pid for pid, _ in keep], ref, ctx, policy.ranking)[:limit]
     items = [catalog.item(ref, pid, s, sizes[pid]) for pid, s in ranked]
     if repeated:
         reasons.append(("block.deduplicated", f"{spec.id}: already on the screen: {_ids(repeated)}"))
