@@ -47,6 +47,7 @@ from tests.benchmarks.procs import (
     run_json,
     start_broker,
     start_json,
+    steady_cpu,
     steady_rate,
     stop_process,
     wait_processed,
@@ -200,6 +201,7 @@ class Bench:
         seed = {"customers": n, "records": produced["records"], "events": produced["events"],
                 "events_per_record": round(produced["events"] / produced["records"], 2),
                 "applied_events_per_s": round(steady_rate(samples, produced["events"])),
+                "worker_cpu": steady_cpu(samples, produced["events"]),
                 "seconds": round(samples[-1][0] - samples[0][0], 1)}
         metrics = w.metrics()
         seed["state_bytes_mean"] = round(metric_sum(metrics, "kairos_state_record_bytes_sum")
@@ -304,6 +306,7 @@ class Bench:
         raw_decoded = self.raw_consume("bench-single", produced["records"], decode=True)
         self.results["stream_single"] = {
             "records": produced["records"], "events": produced["events"], "applied_events_per_s": round(rate),
+            "worker_cpu": steady_cpu(samples, produced["events"]),
             "raw_records_per_s": raw["records_per_s"], "raw_decoded_events_per_s": raw_decoded["events_per_s"],
             "ratio_to_raw": round(rate / raw["records_per_s"], 4),
             "ratio_to_raw_decoded": round(rate / raw_decoded["events_per_s"], 4)}
@@ -336,7 +339,8 @@ class Bench:
                                             "--seed", 5), 3600)
             samples = wait_processed(w, requests * per_request, 3600, every_s=0.1)
             self.finish_profile(prof, f"ingest-{label}")
-            done = next(t for t, c in samples if c >= requests * per_request)
+            done = next(t for t, c, _cpu in samples if c >= requests * per_request)
+            cpu = steady_cpu(samples, requests * per_request)
             w.stop()
             raw = self.raw_consume(w.prefix, 10**9, decode=True)
             elapsed = done - post["started_at"]
@@ -348,7 +352,7 @@ class Bench:
                 "records": raw["records"], "events_per_record": round(raw["events"] / max(raw["records"], 1), 2),
                 "raw_records_per_s": raw["records_per_s"], "raw_events_per_s": raw["events_per_s"],
                 "ratio_to_raw": round(requests * per_request / elapsed / raw["events_per_s"], 4),
-                "request_latency_ms": post["latency_ms"]}
+                "request_latency_ms": post["latency_ms"], "worker_cpu": cpu}
             self.results.setdefault("memory", {})["0"] = {"customers": 0, "rss_mib": round(rss_empty, 1)}
             self.say(f"stream (b) {label}: {out[label]}")
             self.results["stream_ingest"] = out
