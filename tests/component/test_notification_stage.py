@@ -4,7 +4,7 @@ out on its due record; consent withdrawal, erasure, restocks and shown incentive
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -21,6 +21,7 @@ from service.stream.processor import RecordApplier
 from service.stream.trigger_index import decode_entry
 from service.telemetry.metrics import build_metrics
 from service.telemetry.notify_metrics import build_notify_metrics
+from tests.component.test_record_applier import Event, Message
 from tests.integration.harness import metric_value
 from tests.unit.decide_fixtures import POLICY, make_ref
 from tests.unit.situations.builders import STORE, offset
@@ -32,20 +33,6 @@ EIGHT = parse_rfc3339_ms("2026-12-04T08:00:00Z")
 CONTROL = [(HEADER_CONTROL, NOTIFY_CONTROL)]
 
 
-@dataclass
-class Message:
-    value: bytes | None
-    key: bytes | None = b"anna"
-    offset: int = 0
-    partition: int = 3
-    topic: str = "customer.events.v1"
-    timestamp: float = STREET / 1000
-    headers: list[tuple[str, bytes]] = field(default_factory=list)
-
-
-@dataclass
-class Event:
-    message: Message
 
 
 @dataclass
@@ -120,7 +107,7 @@ def test_a_push_is_written_before_the_state_that_records_it(world: World) -> Non
     world.send([profile(STREET - 60 * MIN), ev("wishlist.added", STREET - 30 * MIN, product_id="coat")])
     assert decode_entry(world.index[b"anna"]) == {"p": 3, "w": ["coat"], "d": None}
     before = world.table[b"anna"]
-    assert world.app.apply_record(Event(Message(orjson.dumps([near(STREET)]), offset=9))) == []  # type: ignore[arg-type]
+    assert world.app.apply_record(Event(Message(orjson.dumps([near(STREET)]), offset=9, timestamp=STREET / 1000))) == []  # type: ignore[arg-type]
     assert world.table[b"anna"] == before  # held until the notifications are on the topic
     [push] = world.app.take_notifications()
     world.app.commit_held()
@@ -199,7 +186,7 @@ def test_a_shown_incentive_counts_once_even_while_her_state_is_held(world: World
     record = {"v": 1, "decision": {"decision_id": "0b7e7a8e-8d4c-4c4e-9a55-3f1d2c3b4a5e",
                                    "decided_at": format_rfc3339_ms(STREET), "incentive": {"id": "free_alteration"}}}
     # A push is on its way (state held) when her decision record is counted: both are kept.
-    world.app.apply_record(Event(Message(orjson.dumps([near(STREET)]), offset=20)))  # type: ignore[arg-type]
+    world.app.apply_record(Event(Message(orjson.dumps([near(STREET)]), offset=20, timestamp=STREET / 1000)))  # type: ignore[arg-type]
     world.send(record, topic="kairos.decisions.v1")
     world.send(record, topic="kairos.decisions.v1")  # redelivered
     assert len(world.app.take_notifications()) == 1

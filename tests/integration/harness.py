@@ -59,6 +59,19 @@ def wait_port(port: int, timeout_s: float) -> None:
     raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout_s} s")
 
 
+def socket_inodes(pid: int) -> set[str]:
+    """The inodes of the sockets process `pid` holds open (from /proc), to find them in /proc/net/*."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = fd.readlink().as_posix()
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    return inodes
+
+
 def eventually(check: Callable[[], Any], timeout_s: float = 5.0, interval_s: float = 0.05) -> Any:
     """Polls `check` until it returns a truthy value; raises with the last value after the bound."""
     deadline = time.monotonic() + timeout_s

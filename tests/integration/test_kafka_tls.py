@@ -21,7 +21,7 @@ import trustme
 from aiokafka.admin import AIOKafkaAdminClient
 
 from service.adapters.embedded_broker import broker_binary
-from tests.integration.harness import Kairos, eventually, free_port, metric_value, wait_port
+from tests.integration.harness import Kairos, eventually, free_port, metric_value, socket_inodes, wait_port
 from tests.integration.tls_proxy import TlsProxy
 
 
@@ -54,14 +54,7 @@ def tls_broker(tmp_path: Path) -> Iterator[tuple[TlsProxy, int, Path]]:
 
 def connections_to(pid: int, port: int) -> int:
     """TCP connections of process `pid` whose remote end is 127.0.0.1:`port` (from /proc)."""
-    inodes = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        try:
-            target = fd.readlink().as_posix()
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(target[8:-1])
+    inodes = socket_inodes(pid)
     count = 0
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         cols = line.split()

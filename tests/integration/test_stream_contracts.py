@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 
 from tests.integration.conftest import kairos_env
-from tests.integration.harness import BrokerProcess, Kairos, assert_schema, eventually, metric_value
+from tests.integration.harness import BrokerProcess, Kairos, assert_schema, eventually, metric_value, socket_inodes
 from tests.integration.kafka_tools import partition_counts, produce, read_all
 
 
@@ -22,14 +22,7 @@ def viewed(customer: str, product: str, event_id: str) -> dict[str, object]:
 
 def listening_sockets(pid: int) -> set[tuple[str, int]]:
     """(address, port) of every TCP socket in LISTEN state owned by `pid`."""
-    inodes = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        try:
-            target = fd.readlink().as_posix()
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(target[8:-1])
+    inodes = socket_inodes(pid)
     found = set()
     for table, width in (("tcp", 8), ("tcp6", 32)):
         for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
