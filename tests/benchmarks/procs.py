@@ -228,3 +228,10 @@ def stop_process(proc: subprocess.Popen[bytes] | None) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(5)
+
+
+def kill_process(proc: subprocess.Popen[bytes]) -> None:
+    """Ends a generator that is still running (after a failure), so it cannot load the next phase."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait(10)

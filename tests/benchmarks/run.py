@@ -24,7 +24,8 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+import traceback
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ from tests.benchmarks.procs import (
     bench_keys_file,
     cpu_seconds,
     finish_json,
+    kill_process,
     metric_sum,
     rss_mib,
     run_json,
@@ -61,6 +63,7 @@ INGEST_RATE_EVENTS = 2000  # background ingest while measuring decisions
 INGEST_BATCH = 20  # events per background ingest request …
 INGEST_BATCH_CUSTOMERS = 10  # … for this many customers (2 each)
 PY = sys.executable
+FRESHNESS_PROBE_TIMEOUT_S = 5.0
 
 
 @dataclass
@@ -258,28 +261,56 @@ class Bench:
             self.open_loop(w, 1000, 10, n, ingest=True)
             self.finish_profile(prof, "decisions-1000-ingesting")
 
-        self.say("freshness under background load (decisions 1,000/s + ingest 2,000 events/s)")
-        probes = self.sizes.probes
-        seconds = probes * 0.1 + 10
-        bg_dec = self.loadgen(w.url, "--kind", "decisions", "--rate", 1000, "--seconds", seconds, "--population", n)
-        bg_ing = self.loadgen(w.url, "--kind", "events", "--rate", INGEST_RATE_EVENTS / INGEST_BATCH, "--seconds",
-                              seconds, "--events-per-request", INGEST_BATCH, "--customers-per-request",
-                              INGEST_BATCH_CUSTOMERS, "--population", n, "--seed", 99)
-        time.sleep(3)
-        fresh = run_json(gen("freshness", "--url", w.url, "--key", BENCH_KEY, "--probes", probes, "--population", n),
-                         seconds + 120, self.log)
-        fresh["background_decisions"] = finish_json(bg_dec, seconds + 60)["latency_ms"]
-        fresh["background_ingest_statuses"] = finish_json(bg_ing, seconds + 60)["statuses"]
-        self.results["freshness"] = fresh
-        self.say(f"freshness: {fresh['from_accepted_ms']}")
+        # Recorded before freshness, so a failure there cannot lose them.
         self.results.setdefault("memory", {})[str(n)] = {
             "customers": n, "source": "stream (customer topic, array layout)",
             "state_bytes_mean": seed["state_bytes_mean"], "rss_mib": round(rss_mib(w.pid), 1)}
         self.results.setdefault("scaling", {})[str(n)] = {
             "seeded": "stream", "p99_ms_1000": fixed["idle"]["1000"]["latency_ms"].get("p99"),
             "p50_ms_1000": fixed["idle"]["1000"]["latency_ms"].get("p50")}
+        self.save()
+        self.step("freshness", lambda: self.freshness(w, n))
         w.stop()
         self.save()
+
+    def freshness(self, w: Worker, n: int) -> None:
+        self.say("freshness under background load (decisions 1,000/s + ingest 2,000 events/s)")
+        probes = self.sizes.probes
+        budget_s = probes * 0.1 + 20  # probes stop starting when the background load stops
+        timeout_s = FRESHNESS_PROBE_TIMEOUT_S
+        seconds = budget_s + 3 + timeout_s
+        bg_dec = self.loadgen(w.url, "--kind", "decisions", "--rate", 1000, "--seconds", seconds, "--population", n)
+        bg_ing = self.loadgen(w.url, "--kind", "events", "--rate", INGEST_RATE_EVENTS / INGEST_BATCH, "--seconds",
+                              seconds, "--events-per-request", INGEST_BATCH, "--customers-per-request",
+                              INGEST_BATCH_CUSTOMERS, "--population", n, "--seed", 99)
+        try:
+            time.sleep(3)
+            # The prober bounds itself (budget + 2 timeouts); this limit only catches a hung process.
+            fresh = run_json(gen("freshness", "--url", w.url, "--key", BENCH_KEY, "--probes", probes, "--population",
+                                 n, "--timeout-s", timeout_s, "--budget-s", budget_s),
+                             budget_s + 4 * timeout_s + 60, self.log)
+            fresh["background_decisions"] = finish_json(bg_dec, seconds + 60)["latency_ms"]
+            fresh["background_ingest_statuses"] = finish_json(bg_ing, seconds + 60)["statuses"]
+        finally:
+            kill_process(bg_dec)
+            kill_process(bg_ing)
+        self.results["freshness"] = fresh
+        self.say(f"freshness: {fresh['seen']} of {fresh['probes']} seen, not seen within {timeout_s:g} s: "
+                 f"{fresh['not_seen']}; {fresh['from_accepted_ms']}")
+
+    def step(self, name: str, fn: Callable[[], None]) -> bool:
+        """Runs one phase (or part of one); a failure is recorded in results["errors"] and the run goes on."""
+        try:
+            fn()
+            return True
+        except Exception as exc:  # any failure of a phase is reported, and the others still run
+            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            self.results.setdefault("errors", {})[name] = detail
+            self.say(f"{name} FAILED: {detail} (recorded; the run goes on)")
+            with self.log.open("a") as log:
+                log.write(f"\n--- {name} failed ---\n{traceback.format_exc()}\n")
+            self.save()
+            return False
 
     def representative_decision(self, w: Worker, population: int) -> dict[str, Any]:
         """The median-size decision over 51 known customers (phone, app.home)."""
@@ -407,9 +438,15 @@ class Bench:
         phases = {"micro": self.micro, "latency": self.phase_latency, "stream": self.phase_stream,
                   "ingest": self.phase_ingest, "scaling": self.phase_scaling}
         wanted = self.args.only.split(",") if self.args.only else list(phases)
+        unknown = sorted(set(wanted) - set(phases))
+        if unknown:
+            raise SystemExit(f"--only: unknown phase(s) {', '.join(unknown)}; known: {', '.join(phases)}")
         try:
             for name in wanted:
-                phases[name]()
+                started = len(self.workers)
+                self.step(name, phases[name])
+                for w in self.workers[started:]:
+                    w.stop()  # a failed phase may leave its worker running
         finally:
             for w in self.workers:
                 w.stop()
