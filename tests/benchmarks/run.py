@@ -4,6 +4,7 @@
     python -m tests.benchmarks --with-1m      # + the 1,000,000-customer state-size run (~+4 min)
     python -m tests.benchmarks --profile      # + py-spy profiles of each hot path (~+2 min)
     python -m tests.benchmarks --quick        # smaller and shorter (~5 min): a smoke check
+    python -m tests.benchmarks --only recovery   # one phase (micro, latency, stream, ingest, scaling, recovery)
 
 Starts the broker (`kairos broker`), Kairos workers (`kairos serve`, one at a time, each with its
 own topic prefix and group), a bare aiohttp baseline and the load generators, each in its own
@@ -54,6 +55,7 @@ from tests.benchmarks.procs import (
     stop_process,
     wait_processed,
 )
+from tests.benchmarks.recovery import phase_recovery
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -436,7 +438,8 @@ class Bench:
         self.say(f"results go to {self.out}")
         self.broker_proc, self.broker = start_broker(self.out)
         phases = {"micro": self.micro, "latency": self.phase_latency, "stream": self.phase_stream,
-                  "ingest": self.phase_ingest, "scaling": self.phase_scaling}
+                  "ingest": self.phase_ingest, "scaling": self.phase_scaling,
+                  "recovery": lambda: phase_recovery(self)}
         wanted = self.args.only.split(",") if self.args.only else list(phases)
         unknown = sorted(set(wanted) - set(phases))
         if unknown:
@@ -537,7 +540,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller state and shorter runs (a smoke check)")
     parser.add_argument("--with-1m", action="store_true", help="add the 1,000,000-customer state-size run")
     parser.add_argument("--profile", action="store_true", help="add py-spy profiles of each hot path")
-    parser.add_argument("--only", help="comma-separated phases: micro, latency, stream, ingest, scaling")
+    parser.add_argument("--only", help="comma-separated phases: micro, latency, stream, ingest, scaling, recovery")
     parser.add_argument("--customers", type=int, help="customers in state for the latency phase")
     parser.add_argument("--seconds", type=float, help="seconds per fixed-rate run")
     parser.add_argument("--out", type=Path, help="results folder (default build/bench/<time>)")
