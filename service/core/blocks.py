@@ -5,6 +5,7 @@ in-store blocks), ranked by the purchase-propensity score, cut at the block's li
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,10 +54,15 @@ def _theme_matches(theme: Theme, product: Mapping[str, Any]) -> bool:
     return theme.on_sale is None or bool(product.get("on_sale")) == theme.on_sale
 
 
+def _theme_members(ref: ReferenceData, theme: Theme) -> list[str]:
+    return [pid for pid, p in sorted(ref.products.items()) if _theme_matches(theme, p)][:MAX_CANDIDATES]
+
+
 def themed(ctx: Context, ref: ReferenceData, policy: Policy, theme_ids: tuple[str, ...]) -> Fill:
     for tid in theme_ids:
         theme = policy.themes[tid]
-        pids = [pid for pid, p in sorted(ref.products.items()) if _theme_matches(theme, p)][:MAX_CANDIDATES]
+        pids: list[str] = ref.catalog_view(("theme", theme.categories, theme.styles, theme.on_sale),
+                                           functools.partial(_theme_members, theme=theme))
         if pids:
             return Fill(personal(ctx, ref, pids), extra={"theme": tid})
     return Fill(empty_reason=f"no product matches the themes {', '.join(theme_ids)}")
@@ -80,7 +86,7 @@ def finish(spec: BlockSpec, kind: str, limit: int, title: str | None, fill: Fill
         else:
             keep.append((pid, size))
     sizes = dict(keep)
-    ranked = rank([pid for pid, _ in keep], ref.products, ctx, policy.ranking)[:limit]
+    ranked = rank([pid for pid, _ in keep], ref, ctx, policy.ranking)[:limit]
     items = [catalog.item(ref, pid, s, sizes[pid]) for pid, s in ranked]
     if repeated:
         reasons.append(("block.deduplicated", f"{spec.id}: already on the screen: {_ids(repeated)}"))

@@ -9,6 +9,7 @@ decisions show only what she can buy.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
 from service.core.reference import ReferenceData
@@ -46,21 +47,37 @@ def restocked_since(ref: ReferenceData, product_id: str, size: str | None, since
     return max(times) if times else None
 
 
-def arrived_ms(product: Mapping[str, Any]) -> int | None:
-    text = product.get("arrived_at")
-    if not isinstance(text, str):
-        return None
+@lru_cache(maxsize=65_536)
+def _arrival_ms(text: str) -> int | None:
+    # Ranking asks for every candidate's arrival on every decision: parsed once per text.
     try:
         return parse_rfc3339_ms(text)
     except ValueError:
         return None
 
 
+def arrived_ms(product: Mapping[str, Any]) -> int | None:
+    text = product.get("arrived_at")
+    return _arrival_ms(text) if isinstance(text, str) else None
+
+
+def _arrivals(ref: ReferenceData) -> list[tuple[int, str]]:
+    found = []
+    for pid, product in ref.products.items():
+        t = arrived_ms(product)
+        if t is not None:
+            found.append((-t, pid))
+    return sorted(found)
+
+
 def new_arrivals(ref: ReferenceData, since_ms: int, now_ms: int, products: Iterable[str] | None = None) -> list[str]:
     """Products that arrived in (since_ms, now_ms], newest first then by id."""
-    ids = ref.products if products is None else products
+    if products is None:
+        # The whole catalog by arrival, newest first, kept until a product changes.
+        ordered: list[tuple[int, str]] = ref.catalog_view("arrivals", _arrivals)
+        return [pid for t, pid in ordered if since_ms < -t <= now_ms]
     found = []
-    for pid in ids:
+    for pid in products:
         product = ref.products.get(pid)
         t = None if product is None else arrived_ms(product)
         if t is not None and since_ms < t <= now_ms:

@@ -9,48 +9,91 @@
              + w_promoted, if p is promoted
 Weights come from the policy's `ranking.weights`; the score is rounded to 4 decimals so equal
 inputs give equal bytes. Ties go to the source's own order (e.g. newest view first), then id.
+
+What the score needs of each product (category, price band, sale flag, arrival, rating) is read
+from the catalog once per catalog change and price-band table (ReferenceData.catalog_view), not
+per candidate and decision: profiled, parsing and looking it up was most of a decision's CPU.
+The terms are added in the order above, so the floats are the same as computed one by one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from service.core.catalog import arrived_ms
 from service.core.policy.model import Ranking
+from service.core.reference import ReferenceData
 from service.core.situations.affinity import price_band
+from service.core.situations.config import SituationConfig
 from service.core.situations.context import Context
 
 
-def score(product_id: str, product: Mapping[str, Any] | None, ctx: Context, ranking: Ranking) -> float:
+class ProductTerms(NamedTuple):
+    """The product's side of the score."""
+
+    category: str
+    band: str
+    on_sale: bool
+    arrived_ms: int | None
+    rated: bool  # has a rating with a non-zero count
+    rating_above_3: float  # max(average - 3, 0)
+    rating_count: int  # min(count, 20)
+    promoted: bool
+
+
+def product_terms(product: Mapping[str, Any], cfg: SituationConfig) -> ProductTerms:
+    rating = product.get("rating")
+    rated = isinstance(rating, Mapping) and bool(rating.get("count"))
+    return ProductTerms(
+        str(product["category"]), price_band(float(product["price"]), cfg), bool(product.get("on_sale")),
+        arrived_ms(product), rated,
+        max(float(rating["average"]) - 3, 0.0) if rated else 0.0,  # type: ignore[index]
+        min(int(rating["count"]), 20) if rated else 0,  # type: ignore[index]
+        bool(product.get("promoted")))
+
+
+def catalog_terms(ref: ReferenceData, cfg: SituationConfig) -> dict[str, ProductTerms]:
+    """Every product's terms, cached until a product changes."""
+    return ref.catalog_view(("rank", cfg.price_bands),  # type: ignore[no-any-return]
+                            lambda r: {pid: product_terms(p, cfg) for pid, p in r.products.items()})
+
+
+def _score(interest: float, top: float, terms: ProductTerms | None, ctx: Context, ranking: Ranking) -> float:
     w = ranking.weights
     aff = ctx.affinities
-    top = max(aff.products.values(), default=0.0)
-    total = w["interest"] * (aff.products.get(product_id, 0.0) / top if top > 0 else 0.0)
-    if product is None:
+    total = w["interest"] * (interest / top if top > 0 else 0.0)
+    if terms is None:
         return round(total, 4)
-    total += w["category"] * aff.categories.get(str(product["category"]), 0.0)
-    total += w["price_band"] * aff.price_bands.get(price_band(float(product["price"]), ctx.cfg), 0.0)
-    if product.get("on_sale"):
+    total += w["category"] * aff.categories.get(terms.category, 0.0)
+    total += w["price_band"] * aff.price_bands.get(terms.band, 0.0)
+    if terms.on_sale:
         total += w["sale"] * aff.sale
-    arrived = arrived_ms(product)
-    if arrived is not None and ranking.new_arrival_ms > 0:
-        age = ctx.now_ms - arrived
+    if terms.arrived_ms is not None and ranking.new_arrival_ms > 0:
+        age = ctx.now_ms - terms.arrived_ms
         if 0 <= age < ranking.new_arrival_ms:
             total += w["novelty"] * (1 - age / ranking.new_arrival_ms)
-    rating = product.get("rating")
-    if isinstance(rating, Mapping) and rating.get("count"):
-        total += w["rating"] * max(float(rating["average"]) - 3, 0.0) / 2 * min(int(rating["count"]), 20) / 20
-    if product.get("promoted"):
+    if terms.rated:
+        total += w["rating"] * terms.rating_above_3 / 2 * terms.rating_count / 20
+    if terms.promoted:
         total += w["promoted"]
     return round(total, 4)
 
 
-def rank(ids: Iterable[str], products: Mapping[str, Mapping[str, Any]], ctx: Context, ranking: Ranking
-         ) -> list[tuple[str, float]]:
+def score(product_id: str, product: Mapping[str, Any] | None, ctx: Context, ranking: Ranking) -> float:
+    """One product's score (rank() computes the same for many at once)."""
+    top = max(ctx.affinities.products.values(), default=0.0)
+    terms = None if product is None else product_terms(product, ctx.cfg)
+    return _score(ctx.affinities.products.get(product_id, 0.0), top, terms, ctx, ranking)
+
+
+def rank(ids: Iterable[str], ref: ReferenceData, ctx: Context, ranking: Ranking) -> list[tuple[str, float]]:
     """(id, score) highest score first; ties keep the given order. Each id once."""
+    terms = catalog_terms(ref, ctx.cfg)
+    interest = ctx.affinities.products
+    top = max(interest.values(), default=0.0)
     seen: dict[str, tuple[float, int]] = {}
     for i, pid in enumerate(ids):
         if pid not in seen:
-            seen[pid] = (score(pid, products.get(pid), ctx, ranking), i)
+            seen[pid] = (_score(interest.get(pid, 0.0), top, terms.get(pid), ctx, ranking), i)
     return [(pid, s) for pid, (s, _i) in sorted(seen.items(), key=lambda kv: (-kv[1][0], kv[1][1], kv[0]))]

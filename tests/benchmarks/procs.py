@@ -134,17 +134,21 @@ class Worker:
         return res.json()
 
 
-def wait_processed(worker: Worker, target: float, timeout_s: float, every_s: float = 0.2) -> list[tuple[float, float]]:
+Sample = tuple[float, float, float]  # (perf_counter time, events processed, worker CPU seconds)
+
+
+def wait_processed(worker: Worker, target: float, timeout_s: float, every_s: float = 0.2) -> list[Sample]:
     """Polls the worker's processed-events counter until it reaches `target`; returns the samples
-    (perf_counter time, count). Raises when the counter stops moving for 30 s or time runs out."""
-    samples: list[tuple[float, float]] = []
+    (perf_counter time, count, the worker's CPU seconds). Raises when the counter stops moving for
+    30 s or time runs out."""
+    samples: list[Sample] = []
     deadline = time.perf_counter() + timeout_s
     last_move = time.perf_counter()
     while time.perf_counter() < deadline:
         now, count = time.perf_counter(), worker.processed()
         if samples and count > samples[-1][1]:
             last_move = now
-        samples.append((now, count))
+        samples.append((now, count, cpu_seconds(worker.pid)))
         if count >= target:
             return samples
         if now - last_move > 30:
@@ -154,15 +158,28 @@ def wait_processed(worker: Worker, target: float, timeout_s: float, every_s: flo
                        f"processed; see {worker.log_path}")
 
 
-def steady_rate(samples: list[tuple[float, float]], total: float, low: float = 0.1,
-                high: float = 0.9) -> float:
-    """Events/s between the samples where the count first passed low·total and high·total
-    (leaves out the start-up and the tail)."""
+def _steady(samples: list[Sample], total: float, low: float, high: float) -> tuple[Sample, Sample]:
     first = next((s for s in samples if s[1] >= low * total), samples[0])
     last = next((s for s in samples if s[1] >= high * total), samples[-1])
+    return first, last
+
+
+def steady_rate(samples: list[Sample], total: float, low: float = 0.1, high: float = 0.9) -> float:
+    """Events/s between the samples where the count first passed low·total and high·total
+    (leaves out the start-up and the tail)."""
+    first, last = _steady(samples, total, low, high)
     if last[0] <= first[0]:
         return 0.0
     return (last[1] - first[1]) / (last[0] - first[0])
+
+
+def steady_cpu(samples: list[Sample], total: float, low: float = 0.1, high: float = 0.9) -> dict[str, float]:
+    """The worker's CPU over the same window as steady_rate: cores busy, and µs per event."""
+    first, last = _steady(samples, total, low, high)
+    if last[0] <= first[0] or last[1] <= first[1]:
+        return {"cores": 0.0, "us_per_event": 0.0}
+    cpu = last[2] - first[2]
+    return {"cores": round(cpu / (last[0] - first[0]), 2), "us_per_event": round(cpu / (last[1] - first[1]) * 1e6, 1)}
 
 
 def run_json(cmd: list[str], timeout_s: float, log: Path) -> dict[str, Any]:
@@ -211,3 +228,10 @@ def stop_process(proc: subprocess.Popen[bytes] | None) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(5)
+
+
+def kill_process(proc: subprocess.Popen[bytes]) -> None:
+    """Ends a generator that is still running (after a failure), so it cannot load the next phase."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait(10)

@@ -4,6 +4,7 @@
     python -m tests.benchmarks --with-1m      # + the 1,000,000-customer state-size run (~+4 min)
     python -m tests.benchmarks --profile      # + py-spy profiles of each hot path (~+2 min)
     python -m tests.benchmarks --quick        # smaller and shorter (~5 min): a smoke check
+    python -m tests.benchmarks --only recovery   # one phase (micro, latency, stream, ingest, scaling, recovery)
 
 Starts the broker (`kairos broker`), Kairos workers (`kairos serve`, one at a time, each with its
 own topic prefix and group), a bare aiohttp baseline and the load generators, each in its own
@@ -24,7 +25,8 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+import traceback
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,15 +44,18 @@ from tests.benchmarks.procs import (
     bench_keys_file,
     cpu_seconds,
     finish_json,
+    kill_process,
     metric_sum,
     rss_mib,
     run_json,
     start_broker,
     start_json,
+    steady_cpu,
     steady_rate,
     stop_process,
     wait_processed,
 )
+from tests.benchmarks.recovery import phase_recovery
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -60,6 +65,7 @@ INGEST_RATE_EVENTS = 2000  # background ingest while measuring decisions
 INGEST_BATCH = 20  # events per background ingest request …
 INGEST_BATCH_CUSTOMERS = 10  # … for this many customers (2 each)
 PY = sys.executable
+FRESHNESS_PROBE_TIMEOUT_S = 5.0
 
 
 @dataclass
@@ -200,6 +206,7 @@ class Bench:
         seed = {"customers": n, "records": produced["records"], "events": produced["events"],
                 "events_per_record": round(produced["events"] / produced["records"], 2),
                 "applied_events_per_s": round(steady_rate(samples, produced["events"])),
+                "worker_cpu": steady_cpu(samples, produced["events"]),
                 "seconds": round(samples[-1][0] - samples[0][0], 1)}
         metrics = w.metrics()
         seed["state_bytes_mean"] = round(metric_sum(metrics, "kairos_state_record_bytes_sum")
@@ -256,28 +263,56 @@ class Bench:
             self.open_loop(w, 1000, 10, n, ingest=True)
             self.finish_profile(prof, "decisions-1000-ingesting")
 
-        self.say("freshness under background load (decisions 1,000/s + ingest 2,000 events/s)")
-        probes = self.sizes.probes
-        seconds = probes * 0.1 + 10
-        bg_dec = self.loadgen(w.url, "--kind", "decisions", "--rate", 1000, "--seconds", seconds, "--population", n)
-        bg_ing = self.loadgen(w.url, "--kind", "events", "--rate", INGEST_RATE_EVENTS / INGEST_BATCH, "--seconds",
-                              seconds, "--events-per-request", INGEST_BATCH, "--customers-per-request",
-                              INGEST_BATCH_CUSTOMERS, "--population", n, "--seed", 99)
-        time.sleep(3)
-        fresh = run_json(gen("freshness", "--url", w.url, "--key", BENCH_KEY, "--probes", probes, "--population", n),
-                         seconds + 120, self.log)
-        fresh["background_decisions"] = finish_json(bg_dec, seconds + 60)["latency_ms"]
-        fresh["background_ingest_statuses"] = finish_json(bg_ing, seconds + 60)["statuses"]
-        self.results["freshness"] = fresh
-        self.say(f"freshness: {fresh['from_accepted_ms']}")
+        # Recorded before freshness, so a failure there cannot lose them.
         self.results.setdefault("memory", {})[str(n)] = {
             "customers": n, "source": "stream (customer topic, array layout)",
             "state_bytes_mean": seed["state_bytes_mean"], "rss_mib": round(rss_mib(w.pid), 1)}
         self.results.setdefault("scaling", {})[str(n)] = {
             "seeded": "stream", "p99_ms_1000": fixed["idle"]["1000"]["latency_ms"].get("p99"),
             "p50_ms_1000": fixed["idle"]["1000"]["latency_ms"].get("p50")}
+        self.save()
+        self.step("freshness", lambda: self.freshness(w, n))
         w.stop()
         self.save()
+
+    def freshness(self, w: Worker, n: int) -> None:
+        self.say("freshness under background load (decisions 1,000/s + ingest 2,000 events/s)")
+        probes = self.sizes.probes
+        budget_s = probes * 0.1 + 20  # probes stop starting when the background load stops
+        timeout_s = FRESHNESS_PROBE_TIMEOUT_S
+        seconds = budget_s + 3 + timeout_s
+        bg_dec = self.loadgen(w.url, "--kind", "decisions", "--rate", 1000, "--seconds", seconds, "--population", n)
+        bg_ing = self.loadgen(w.url, "--kind", "events", "--rate", INGEST_RATE_EVENTS / INGEST_BATCH, "--seconds",
+                              seconds, "--events-per-request", INGEST_BATCH, "--customers-per-request",
+                              INGEST_BATCH_CUSTOMERS, "--population", n, "--seed", 99)
+        try:
+            time.sleep(3)
+            # The prober bounds itself (budget + 2 timeouts); this limit only catches a hung process.
+            fresh = run_json(gen("freshness", "--url", w.url, "--key", BENCH_KEY, "--probes", probes, "--population",
+                                 n, "--timeout-s", timeout_s, "--budget-s", budget_s),
+                             budget_s + 4 * timeout_s + 60, self.log)
+            fresh["background_decisions"] = finish_json(bg_dec, seconds + 60)["latency_ms"]
+            fresh["background_ingest_statuses"] = finish_json(bg_ing, seconds + 60)["statuses"]
+        finally:
+            kill_process(bg_dec)
+            kill_process(bg_ing)
+        self.results["freshness"] = fresh
+        self.say(f"freshness: {fresh['seen']} of {fresh['probes']} seen, not seen within {timeout_s:g} s: "
+                 f"{fresh['not_seen']}; {fresh['from_accepted_ms']}")
+
+    def step(self, name: str, fn: Callable[[], None]) -> bool:
+        """Runs one phase (or part of one); a failure is recorded in results["errors"] and the run goes on."""
+        try:
+            fn()
+            return True
+        except Exception as exc:  # any failure of a phase is reported, and the others still run
+            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            self.results.setdefault("errors", {})[name] = detail
+            self.say(f"{name} FAILED: {detail} (recorded; the run goes on)")
+            with self.log.open("a") as log:
+                log.write(f"\n--- {name} failed ---\n{traceback.format_exc()}\n")
+            self.save()
+            return False
 
     def representative_decision(self, w: Worker, population: int) -> dict[str, Any]:
         """The median-size decision over 51 known customers (phone, app.home)."""
@@ -304,6 +339,7 @@ class Bench:
         raw_decoded = self.raw_consume("bench-single", produced["records"], decode=True)
         self.results["stream_single"] = {
             "records": produced["records"], "events": produced["events"], "applied_events_per_s": round(rate),
+            "worker_cpu": steady_cpu(samples, produced["events"]),
             "raw_records_per_s": raw["records_per_s"], "raw_decoded_events_per_s": raw_decoded["events_per_s"],
             "ratio_to_raw": round(rate / raw["records_per_s"], 4),
             "ratio_to_raw_decoded": round(rate / raw_decoded["events_per_s"], 4)}
@@ -336,7 +372,8 @@ class Bench:
                                             "--seed", 5), 3600)
             samples = wait_processed(w, requests * per_request, 3600, every_s=0.1)
             self.finish_profile(prof, f"ingest-{label}")
-            done = next(t for t, c in samples if c >= requests * per_request)
+            done = next(t for t, c, _cpu in samples if c >= requests * per_request)
+            cpu = steady_cpu(samples, requests * per_request)
             w.stop()
             raw = self.raw_consume(w.prefix, 10**9, decode=True)
             elapsed = done - post["started_at"]
@@ -348,7 +385,7 @@ class Bench:
                 "records": raw["records"], "events_per_record": round(raw["events"] / max(raw["records"], 1), 2),
                 "raw_records_per_s": raw["records_per_s"], "raw_events_per_s": raw["events_per_s"],
                 "ratio_to_raw": round(requests * per_request / elapsed / raw["events_per_s"], 4),
-                "request_latency_ms": post["latency_ms"]}
+                "request_latency_ms": post["latency_ms"], "worker_cpu": cpu}
             self.results.setdefault("memory", {})["0"] = {"customers": 0, "rss_mib": round(rss_empty, 1)}
             self.say(f"stream (b) {label}: {out[label]}")
             self.results["stream_ingest"] = out
@@ -401,11 +438,18 @@ class Bench:
         self.say(f"results go to {self.out}")
         self.broker_proc, self.broker = start_broker(self.out)
         phases = {"micro": self.micro, "latency": self.phase_latency, "stream": self.phase_stream,
-                  "ingest": self.phase_ingest, "scaling": self.phase_scaling}
+                  "ingest": self.phase_ingest, "scaling": self.phase_scaling,
+                  "recovery": lambda: phase_recovery(self)}
         wanted = self.args.only.split(",") if self.args.only else list(phases)
+        unknown = sorted(set(wanted) - set(phases))
+        if unknown:
+            raise SystemExit(f"--only: unknown phase(s) {', '.join(unknown)}; known: {', '.join(phases)}")
         try:
             for name in wanted:
-                phases[name]()
+                started = len(self.workers)
+                self.step(name, phases[name])
+                for w in self.workers[started:]:
+                    w.stop()  # a failed phase may leave its worker running
         finally:
             for w in self.workers:
                 w.stop()
@@ -496,7 +540,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller state and shorter runs (a smoke check)")
     parser.add_argument("--with-1m", action="store_true", help="add the 1,000,000-customer state-size run")
     parser.add_argument("--profile", action="store_true", help="add py-spy profiles of each hot path")
-    parser.add_argument("--only", help="comma-separated phases: micro, latency, stream, ingest, scaling")
+    parser.add_argument("--only", help="comma-separated phases: micro, latency, stream, ingest, scaling, recovery")
     parser.add_argument("--customers", type=int, help="customers in state for the latency phase")
     parser.add_argument("--seconds", type=float, help="seconds per fixed-rate run")
     parser.add_argument("--out", type=Path, help="results folder (default build/bench/<time>)")

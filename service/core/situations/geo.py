@@ -37,6 +37,12 @@ def surely_farther(a: LatLon, b: LatLon, limit_m: float) -> bool:
     return abs(a[0] - b[0]) * _MIN_METRES_PER_DEG_LAT > limit_m
 
 
+def latitude_reach(p: LatLon, limit_m: float) -> tuple[float, float]:
+    """The latitudes of the points for which surely_farther(point, p, limit_m) is False."""
+    gap = limit_m / _MIN_METRES_PER_DEG_LAT
+    return p[0] - gap, p[0] + gap
+
+
 def roughly_within(a: LatLon, b: LatLon, limit_m: float) -> bool:
     """False when a and b are certainly more than limit_m apart (a flat-earth bound with 1 %
     margin: far below the geodesic's error at the distances it screens); True means "maybe"."""
@@ -144,6 +150,15 @@ def _surely_out(p: LatLon, fence: Fence, margin_m: float) -> bool:
     gap_deg = margin_m / _MIN_METRES_PER_DEG_LAT
     lats = [lat for lat, _ in fence.ring]
     return p[0] < min(lats) - gap_deg or p[0] > max(lats) + gap_deg
+
+
+def fence_latitude_reach(fence: Fence, margin_m: float) -> tuple[float, float]:
+    """The latitudes of the points for which surely_outside(point, fence, margin_m) is False."""
+    if isinstance(fence, Circle):
+        return latitude_reach(fence.center, fence.radius_m + margin_m)
+    gap_deg = margin_m / _MIN_METRES_PER_DEG_LAT
+    lats = [lat for lat, _ in fence.ring]
+    return min(lats) - gap_deg, max(lats) + gap_deg
 
 
 def fence_side(p: LatLon, fence: Fence, margin_m: float) -> FenceSide:
