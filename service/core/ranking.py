@@ -89,11 +89,42 @@ def score(product_id: str, product: Mapping[str, Any] | None, ctx: Context, rank
 
 def rank(ids: Iterable[str], ref: ReferenceData, ctx: Context, ranking: Ranking) -> list[tuple[str, float]]:
     """(id, score) highest score first; ties keep the given order. Each id once."""
+    # _score inlined, with what is the same for every candidate (weights, her affinity maps, the
+    # top interest, the sale and promoted terms) read once per call: profiled, the per-candidate
+    # lookups were a fifth of a decision. Each term is the same expression added in the same
+    # order as in _score, so the floats are bit-identical.
     terms = catalog_terms(ref, ctx.cfg)
-    interest = ctx.affinities.products
+    aff = ctx.affinities
+    interest = aff.products
     top = max(interest.values(), default=0.0)
-    seen: dict[str, tuple[float, int]] = {}
+    w = ranking.weights
+    w_interest, w_category, w_band, w_novelty, w_rating = (
+        w["interest"], w["category"], w["price_band"], w["novelty"], w["rating"])
+    sale_term, promoted_term = w["sale"] * aff.sale, w["promoted"]
+    categories, bands = aff.categories, aff.price_bands
+    window, now_ms = ranking.new_arrival_ms, ctx.now_ms
+    scored: list[tuple[float, int, str]] = []
+    seen: set[str] = set()
     for i, pid in enumerate(ids):
-        if pid not in seen:
-            seen[pid] = (_score(interest.get(pid, 0.0), top, terms.get(pid), ctx, ranking), i)
-    return [(pid, s) for pid, (s, _i) in sorted(seen.items(), key=lambda kv: (-kv[1][0], kv[1][1], kv[0]))]
+        if pid in seen:
+            continue
+        seen.add(pid)
+        total = w_interest * (interest.get(pid, 0.0) / top if top > 0 else 0.0)
+        t = terms.get(pid)
+        if t is not None:
+            total += w_category * categories.get(t.category, 0.0)
+            total += w_band * bands.get(t.band, 0.0)
+            if t.on_sale:
+                total += sale_term
+            if t.arrived_ms is not None and window > 0:
+                age = now_ms - t.arrived_ms
+                if 0 <= age < window:
+                    total += w_novelty * (1 - age / window)
+            if t.rated:
+                total += w_rating * t.rating_above_3 / 2 * t.rating_count / 20
+            if t.promoted:
+                total += promoted_term
+        scored.append((-round(total, 4), i, pid))
+    # The first-seen index is unique, so plain tuple order is the (score desc, given order) order.
+    scored.sort()
+    return [(pid, -neg) for neg, _i, pid in scored]
