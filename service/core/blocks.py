@@ -12,7 +12,7 @@ from typing import Any
 
 from service.core import catalog
 from service.core.policy.model import BlockSpec, Policy, Theme
-from service.core.ranking import rank
+from service.core.ranking import rank_distinct
 from service.core.reference import ReferenceData
 from service.core.situations.context import Context
 
@@ -111,8 +111,18 @@ def finish(spec: BlockSpec, kind: str, limit: int, title: str | None, fill: Fill
                 continue
         keep.append(pid)
         sizes[pid] = size
-    ranked = rank(keep, ref, ctx, policy.ranking)[:limit]
-    items = [catalog.item(ref, pid, s, sizes[pid]) for pid, s in ranked]
+    ranked = rank_distinct(keep, ref, ctx, policy.ranking)[:limit]
+    # catalog.item() inlined over its per-catalog-change bases (same keys in the same order).
+    bases = catalog.item_bases(ref)
+    items: list[dict[str, Any]] = []
+    for pid, score in ranked:
+        base = bases.get(pid)
+        out: dict[str, Any] = {"product_id": pid} if base is None else dict(base)
+        size = sizes[pid]
+        if size is not None:
+            out["size"] = size
+        out["score"] = score
+        items.append(out)
     if repeated:
         reasons.append(("block.deduplicated", f"{spec.id}: already on the screen: {_ids(repeated)}"))
     if no_stock:

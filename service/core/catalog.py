@@ -117,12 +117,17 @@ def _item_bases(ref: ReferenceData) -> dict[str, dict[str, Any]]:
     return out
 
 
+def item_bases(ref: ReferenceData) -> dict[str, dict[str, Any]]:
+    """product id -> the catalog's part of its block item (kept per catalog change; copy, never change)."""
+    return ref.catalog_view("items", _item_bases)  # type: ignore[no-any-return]
+
+
 def item(ref: ReferenceData, product_id: str, score: float | None = None, size: str | None = None
          ) -> dict[str, Any]:
     """A block item: product id, and what the catalog says about it."""
     # The catalog's part of every item is built once per catalog change and copied (never shared:
     # the caller owns the item); keys stay in the same order as built field by field.
-    base = ref.catalog_view("items", _item_bases).get(product_id)
+    base = item_bases(ref).get(product_id)
     out: dict[str, Any] = {"product_id": product_id} if base is None else dict(base)
     if size is not None:
         out["size"] = size

@@ -101,6 +101,11 @@ def score(product_id: str, product: Mapping[str, Any] | None, ctx: Context, rank
 
 def rank(ids: Iterable[str], ref: ReferenceData, ctx: Context, ranking: Ranking) -> list[tuple[str, float]]:
     """(id, score) highest score first; ties keep the given order. Each id once."""
+    return rank_distinct(list(dict.fromkeys(ids)), ref, ctx, ranking)
+
+
+def rank_distinct(ids: list[str], ref: ReferenceData, ctx: Context, ranking: Ranking) -> list[tuple[str, float]]:
+    """rank() of ids that are already distinct (blocks.finish has just de-duplicated them)."""
     # _score inlined, with what is the same for every candidate (weights, her affinity maps, the
     # top interest, the sale and promoted terms) read once per call: profiled, the per-candidate
     # lookups were a fifth of a decision. Each term is the same expression added in the same
@@ -118,11 +123,7 @@ def rank(ids: Iterable[str], ref: ReferenceData, ctx: Context, ranking: Ranking)
     categories, bands = aff.categories, aff.price_bands
     window, now_ms = ranking.new_arrival_ms, ctx.now_ms
     scored: list[tuple[float, int, str]] = []
-    seen: set[str] = set()
     for i, pid in enumerate(ids):
-        if pid in seen:
-            continue
-        seen.add(pid)
         total = w_interest * (interest.get(pid, 0.0) / top) if top > 0 else no_interest
         t = terms.get(pid)
         if t is not None:
@@ -140,6 +141,6 @@ def rank(ids: Iterable[str], ref: ReferenceData, ctx: Context, ranking: Ranking)
             if promoted:
                 total += promoted_term
         scored.append((-round(total, 4), i, pid))
-    # The first-seen index is unique, so plain tuple order is the (score desc, given order) order.
+    # The index is unique, so plain tuple order is the (score desc, given order) order.
     scored.sort()
     return [(pid, -neg) for neg, _i, pid in scored]
