@@ -19,6 +19,7 @@ from service.api.handlers import admin_clock, post_decisions, post_events
 from service.api.notifications import get_customer_notifications
 from service.api.observability import get_cluster, get_log_level, put_log_level, request_id_middleware
 from service.api.webhooks import options_webhook, post_webhook
+from service.telemetry.children import child
 from service.telemetry.metrics import render
 
 log = logging.getLogger("kairos.http")
@@ -60,7 +61,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         ref = uuid.uuid4().hex
         log.exception("unhandled error", extra={"route": route, "error_ref": ref})
         response = json_response({"error": {"code": "internal", "message": f"internal error, reference {ref}"}}, 500)
-    deps.metrics.http_requests.labels(route, str(response.status)).inc()
+    child(deps.metrics.http_requests, route, str(response.status)).inc()
     return response
 
 

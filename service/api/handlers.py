@@ -32,6 +32,7 @@ from service.core.policy import Policy
 from service.core.state import StateFormatError
 from service.core.timeutil import format_rfc3339_ms, parse_rfc3339_ms
 from service.telemetry import logging as log_context
+from service.telemetry.children import child
 
 log = logging.getLogger("kairos.decisions")
 
@@ -113,7 +114,7 @@ async def post_decisions(request: web.Request) -> web.Response:
     placement = req["placement"] if req["placement"] in policy_placements(policy) else "other"
     routed = LOCAL if deps.forwarder is None else await deps.forwarder.route(request, raw, customer_id.encode())
     if routed.response is not None:  # answered by the worker that owns her state
-        deps.metrics.decision_latency.labels(placement, "forwarded").observe(time.perf_counter() - started)
+        child(deps.metrics.decision_latency, placement, "forwarded").observe(time.perf_counter() - started)
         return routed.response
     t_parsed = time.perf_counter()
     degraded = [*deps.degraded_reasons(), *routed.degraded]
@@ -138,15 +139,15 @@ async def post_decisions(request: web.Request) -> web.Response:
     for name, seconds in (("parse", t_parsed - started), ("state_read", t_read - t_parsed),
                           ("decide", t_decided - t_read), ("serialise", t_encoded - t_decided),
                           ("audit", finished - t_encoded)):
-        stage.labels(name).observe(seconds)
+        child(stage, name).observe(seconds)
     incentive = decision.get("incentive")
-    deps.metrics.decisions.labels(
-        placement, decision["screen"], incentive["kind"] if incentive else "none",
+    child(
+        deps.metrics.decisions, placement, decision["screen"], incentive["kind"] if incentive else "none",
         str(decision["degraded"]).lower(), str(decision["cold_start"]).lower()).inc()
     elapsed = time.perf_counter() - started
     # for_peer: decided here for a worker that forwarded it (that worker observes the client's latency).
     outcome = "fallback" if routed.degraded else "for_peer" if routed.reason is not None else "ok"
-    deps.metrics.decision_latency.labels(placement, outcome).observe(elapsed)
+    child(deps.metrics.decision_latency, placement, outcome).observe(elapsed)
     if log.isEnabledFor(logging.DEBUG):
         log.debug("decision answered", extra={"placement": placement, "screen": decision["screen"],
                                               "degraded": decision["degraded"], "latency_s": round(elapsed, 6)})

@@ -76,6 +76,9 @@ class ReferenceData:
     _catalog_views: dict[object, Any] = field(default_factory=dict, repr=False)
     # Likewise for the stores (nearby-store bounds, the fence index), until a store changes.
     _store_views: dict[object, Any] = field(default_factory=dict, repr=False)
+    # catalog.in_stock answers by (product, size, location) until any stock changes: a decision
+    # asks ~40 of them, over a few hundred distinct questions in all (bounded, see catalog).
+    stock_answers: dict[tuple[str, str | None, str | None], bool] = field(default_factory=dict, repr=False)
 
     def product_name(self, product_id: str) -> str | None:
         product = self.products.get(product_id)
@@ -209,6 +212,7 @@ def apply_reference_event(ref: ReferenceData, event: Mapping[str, Any]) -> bool:
     if not is_newer(version, None if current is None else current.version):
         return False
     levels[key] = StockLevel(event["quantity"], version)
+    ref.stock_answers.clear()
     if current is not None and current.quantity == 0 and event["quantity"] > 0:
         ref.restocked_at.setdefault(product_id, {})[key] = version[0]
     elif event["quantity"] == 0:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 
 # RFC 3339 §5.6 date-time. The offset is mandatory; "T"/"Z" may be lower case (§5.6 NOTE).
 # A leap second (":60") is accepted and lands on the following second, as POSIX time does.
@@ -45,6 +46,18 @@ def format_rfc3339_ms(ms: int) -> str:
 
     Raises ValueError outside years 0001..9999.
     """
+    # The text up to the second is remembered per second: decisions and events stamp many times
+    # within the same second, and the datetime arithmetic and formatting was most of the cost.
+    if type(ms) is not int:  # e.g. a float: the general path, as before
+        return _format(ms)
+    seconds, millis = divmod(ms, 1000)
+    try:
+        return f"{_up_to_second(seconds)}.{millis:03d}Z"
+    except OverflowError as exc:
+        raise ValueError(f"epoch ms out of range: {ms}") from exc
+
+
+def _format(ms: float) -> str:
     try:
         moment = _EPOCH + timedelta(milliseconds=ms)
     except OverflowError as exc:
@@ -53,4 +66,13 @@ def format_rfc3339_ms(ms: int) -> str:
         f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T"
         f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}."
         f"{moment.microsecond // 1000:03d}Z"
+    )
+
+
+@lru_cache(maxsize=4096)
+def _up_to_second(seconds: int) -> str:
+    moment = _EPOCH + timedelta(seconds=seconds)  # OverflowError outside years 0001..9999
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T"
+        f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}"
     )

@@ -54,7 +54,26 @@ def first_failure(when: When, facts: Mapping[str, Any]) -> Condition | None:
     return None
 
 
+# describe() per condition object, remembered by identity (the object is kept with its text, so
+# an id is never reused while remembered): a decision describes ~12 conditions of its compiled
+# policy (skipped screens, ineligible incentives), always the same objects. By identity, not by
+# value: equal operands such as 1 and 1.0 are written differently.
+_DESCRIBED: dict[int, tuple[Condition, str]] = {}
+MAX_DESCRIBED = 4096
+
+
 def describe(cond: Condition) -> str:
+    found = _DESCRIBED.get(id(cond))
+    if found is not None and found[0] is cond:
+        return found[1]
+    if len(_DESCRIBED) >= MAX_DESCRIBED:
+        _DESCRIBED.clear()
+    text = _describe(cond)
+    _DESCRIBED[id(cond)] = (cond, text)
+    return text
+
+
+def _describe(cond: Condition) -> str:
     name, op, operand = cond
     if op == "eq":
         return f"{name}={str(operand).lower()}"

@@ -75,8 +75,12 @@ def resolve_zone(
 
 def daypart_of(minute_of_day: int, cfg: SituationConfig) -> str:
     """The daypart whose start is the latest at or before minute_of_day."""
-    name = cfg.dayparts[0][1]
-    for start, part in cfg.dayparts:
+    return _daypart(minute_of_day, cfg.dayparts)
+
+
+def _daypart(minute_of_day: int, dayparts: tuple[tuple[int, str], ...]) -> str:
+    name = dayparts[0][1]
+    for start, part in dayparts:
         if start > minute_of_day:
             break
         name = part
@@ -92,6 +96,21 @@ def local_datetime(now_ms: int, zone_name: str) -> datetime:
 
 def local_time(now_ms: int, zone_name: str, source: ZoneSource, cfg: SituationConfig) -> LocalTime:
     """Her local time at now_ms in the named zone."""
+    if type(now_ms) is not int:
+        return _local_time(now_ms, zone_name, source, cfg.dayparts)
+    # Everything here is whole seconds (wall clock to the second, and zone transitions fall on
+    # whole seconds), so the answer is remembered per second and zone: every decision asks it,
+    # and the zone conversion and formatting cost more than most of her situations.
+    return _local_time_of_second(now_ms // 1000, zone_name, source, cfg.dayparts)
+
+
+@lru_cache(maxsize=4096)
+def _local_time_of_second(second: int, zone_name: str, source: ZoneSource,
+                          dayparts: tuple[tuple[int, str], ...]) -> LocalTime:
+    return _local_time(second * 1000, zone_name, source, dayparts)
+
+
+def _local_time(now_ms: int, zone_name: str, source: ZoneSource, dayparts: tuple[tuple[int, str], ...]) -> LocalTime:
     local = local_datetime(now_ms, zone_name)
     offset = local.utcoffset()
     minute = local.hour * 60 + local.minute
@@ -102,6 +121,6 @@ def local_time(now_ms: int, zone_name: str, source: ZoneSource, cfg: SituationCo
         date=local.date().isoformat(),
         weekday=local.weekday(),
         minute_of_day=minute,
-        daypart=daypart_of(minute, cfg),
+        daypart=_daypart(minute, dayparts),
         utc_offset_s=0 if offset is None else int(offset.total_seconds()),
     )
