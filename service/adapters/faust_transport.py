@@ -1,9 +1,14 @@
-"""A faust transport whose changelog high-water marks come from Fetch responses.
+"""The faust transport Kairos runs on (the `kairos://` broker scheme): two fixes to faust.
 
-Tansu answers ListOffsets(LATEST) with "base offset of the last record batch + 1" instead of the
-high watermark (BROKER.md, defect 1), so faust's recovery stopped early and lost updates (or
-RocksDB raised ConsistencyError). The Fetch response's high watermark is right on every broker,
-so we take the larger of the two. Registered as the `kairos://` broker scheme.
+- Changelog high-water marks come from Fetch responses. Tansu answers ListOffsets(LATEST) with
+  "base offset of the last record batch + 1" instead of the high watermark (BROKER.md, defect 1),
+  so faust's recovery stopped early and lost updates (or RocksDB raised ConsistencyError). The
+  Fetch response's high watermark is right on every broker, so we take the larger of the two.
+- The producer's flush waits for every state (changelog) write. faust's ProducerBuffer.flush
+  returns as soon as no buffered record was handed on for 0.1 s, and the consumer commits its
+  source offsets right after: under load, offsets were committed while state writes still sat
+  in the buffer, and a stop then dropped them — an event acknowledged with 202 was missing from
+  the state after a restart (seen in tests/integration/test_graceful_shutdown.py).
 """
 
 from __future__ import annotations
@@ -89,8 +94,45 @@ class _Consumer(faust_aiokafka.Consumer):
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
 
+FLUSH_WARN_S = 10.0  # a flush still waiting this long says so (and keeps waiting)
+
+
+async def wait_acknowledged(unsent: set[asyncio.Future[Any]], warn_s: float = FLUSH_WARN_S) -> None:
+    """Returns once every future in `unsent` is done (they remove themselves when done).
+
+    It never gives up: committing past a state write that is not on the broker loses it, while
+    waiting only delays the commit (at-least-once; a stop that times out reprocesses instead)."""
+    while unsent:
+        _done, pending = await asyncio.wait(list(unsent), timeout=warn_s)
+        if pending:
+            log.warning("state writes not yet acknowledged by the broker; offsets wait",
+                        extra={"records": len(pending)})
+
+
+class _Producer(faust_aiokafka.Producer):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Every record given to send_soon (table changelog writes) until the broker acknowledges it.
+        self._kairos_unsent: set[asyncio.Future[Any]] = set()
+        super().__init__(*args, **kwargs)
+
+    def send_soon(self, fut: Any) -> None:
+        self._kairos_unsent.add(fut)
+        fut.add_done_callback(self._kairos_unsent.discard)
+        super().send_soon(fut)
+
+    async def flush(self) -> None:
+        buffer: Any = self.buffer
+        if buffer.should_stop:
+            # The buffer's sender has stopped: hand the rest on here, in order, or they never go.
+            while not buffer.pending.empty():
+                await buffer._send_pending(buffer.pending.get_nowait())
+        await super().flush()
+        await wait_acknowledged(self._kairos_unsent)
+
+
 class Transport(faust_aiokafka.Transport):
     Consumer: ClassVar[Any] = _Consumer
+    Producer: ClassVar[Any] = _Producer
 
 
 def register() -> None:
