@@ -97,13 +97,14 @@ class _Consumer(faust_aiokafka.Consumer):
 FLUSH_WARN_S = 10.0  # a flush still waiting this long says so (and keeps waiting)
 
 
-async def wait_acknowledged(unsent: set[asyncio.Future[Any]], warn_s: float = FLUSH_WARN_S) -> None:
-    """Returns once every future in `unsent` is done (they remove themselves when done).
+async def wait_acknowledged(writes: Iterable[asyncio.Future[Any]], warn_s: float = FLUSH_WARN_S) -> None:
+    """Returns once every future in `writes` is done.
 
     It never gives up: committing past a state write that is not on the broker loses it, while
     waiting only delays the commit (at-least-once; a stop that times out reprocesses instead)."""
-    while unsent:
-        _done, pending = await asyncio.wait(list(unsent), timeout=warn_s)
+    pending = {fut for fut in writes if not fut.done()}
+    while pending:
+        _done, pending = await asyncio.wait(pending, timeout=warn_s)
         if pending:
             log.warning("state writes not yet acknowledged by the broker; offsets wait",
                         extra={"records": len(pending)})
@@ -121,13 +122,17 @@ class _Producer(faust_aiokafka.Producer):
         super().send_soon(fut)
 
     async def flush(self) -> None:
+        # The offsets about to be committed were taken before this call, so only the writes made
+        # so far precede them; waiting for later ones too would let a steady stream of writes
+        # hold every commit back.
+        before = list(self._kairos_unsent)
         buffer: Any = self.buffer
         if buffer.should_stop:
             # The buffer's sender has stopped: hand the rest on here, in order, or they never go.
             while not buffer.pending.empty():
                 await buffer._send_pending(buffer.pending.get_nowait())
         await super().flush()
-        await wait_acknowledged(self._kairos_unsent)
+        await wait_acknowledged(before)
 
 
 class Transport(faust_aiokafka.Transport):

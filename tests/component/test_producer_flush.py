@@ -72,3 +72,35 @@ async def test_flush_after_the_buffer_stopped_sends_the_rest_in_order(tmp_path: 
     await asyncio.wait_for(made.flush(), timeout=10)
     assert channel.sent == [0, 1, 2]
     assert all(f.done() for f in futures)
+
+
+async def test_writes_made_after_the_flush_began_do_not_hold_it(tmp_path: Path) -> None:
+    """The offsets being committed were taken before the flush: only earlier writes precede them.
+    A steady stream of later writes (here faster than the producer hands them on) must not hold
+    the commit back until the stream pauses."""
+    made = producer(tmp_path)
+    channel = SlowChannel()
+    await made.buffer.start()
+    later: list[FutureMessage] = []
+
+    async def feed() -> None:
+        for n in range(2, 32):
+            fut = pending(channel, n)
+            later.append(fut)
+            made.send_soon(fut)
+            await asyncio.sleep(SEND_S / 3)
+
+    try:
+        first = [pending(channel, n) for n in range(2)]
+        for fut in first:
+            made.send_soon(fut)
+        feeder = asyncio.create_task(feed())
+        await asyncio.wait_for(made.flush(), timeout=10)
+        assert all(f.done() for f in first)
+        assert channel.sent[:2] == [0, 1]
+        assert not all(f.done() for f in later), "the flush waited for writes made after it began"
+        await feeder
+        await asyncio.wait_for(made.flush(), timeout=30)  # a later flush covers them all
+        assert channel.sent == list(range(32))
+    finally:
+        await made.buffer.stop()
