@@ -141,7 +141,7 @@ class Soak:
             i += 1
 
     async def consumer_lag(self, session: aiohttp.ClientSession) -> float | None:
-        """Records the stream has not applied yet (sum of kairos_consumer_lag_records): if it keeps
+        """Records the stream has not committed yet (sum of kairos_consumer_lag_records): if it keeps
         growing, the ingest rate is beyond what the worker applies and the run is not sustainable."""
         try:
             async with session.get(f"{self.args.url}/metrics", headers=self.headers) as resp:
@@ -251,7 +251,8 @@ def markdown(s: dict[str, Any]) -> str:
         f"{r['end']} / {r['max']} MiB |",
         f"| RSS slope after warm-up / over the last half | {r['slope_after_warmup_mib_per_min']} / "
         f"{r['slope_last_half_mib_per_min']} MiB/min ({r['samples']} samples, every {r['every_s']:g} s) |",
-        f"| consumer lag (records not yet applied) at end / max after warm-up / slope | "
+        "| consumer lag (records not yet committed: high watermark − committed offset) "
+        f"at end / max after warm-up / slope | "
         f"{s['consumer_lag_records']['end']} / {s['consumer_lag_records']['max_after_warmup']} / "
         f"{s['consumer_lag_records']['slope_after_warmup_per_min']} per min |",
         f"| mean CPU (cores) | Kairos {s['cpu_cores_mean']['kairos']}, broker {s['cpu_cores_mean']['broker']} |",
