@@ -239,10 +239,11 @@ def markdown(s: dict[str, Any]) -> str:
         "| figure | value |", "|---|---|",
         f"| target | {t['decisions_per_s']:g} decisions/s + {t['events_per_s']:g} events/s "
         f"({t['ingest_requests_per_s']:g} ingest requests/s of {t['events_per_request']}) |",
-        f"| sent | {', '.join(f'{k} {v:,}' for k, v in s['sent'].items())} |",
+        f"| requests sent | {', '.join(f'{k} {v:,}' for k, v in s['sent'].items())} "
+        f"(ingest requests of {t['events_per_request']} events each) |",
         f"| achieved (2xx) | {s['achieved_2xx_per_s']['decisions']:g} decisions/s, "
         f"{s['achieved_2xx_per_s']['events']:g} events/s |",
-        f"| statuses | {statuses} |",
+        f"| statuses (requests) | {statuses} |",
         f"| 5xx | {s['server_errors_5xx']} |",
         f"| client errors (timeouts, resets) | {s['client_errors']} |",
         f"| decision latency, client-side from the scheduled time | p50 {lat['p50']} ms, p99 {lat['p99']} ms, "
