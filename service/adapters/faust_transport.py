@@ -4,10 +4,10 @@
   "base offset of the last record batch + 1" instead of the high watermark (BROKER.md, defect 1),
   so faust's recovery stopped early and lost updates (or RocksDB raised ConsistencyError). The
   Fetch response's high watermark is right on every broker, so we take the larger of the two.
-- The producer's flush waits for every state (changelog) write. faust's ProducerBuffer.flush
-  returns as soon as no buffered record was handed on for 0.1 s, and the consumer commits its
-  source offsets right after: under load, offsets were committed while state writes still sat
-  in the buffer, and a stop then dropped them — an event acknowledged with 202 was missing from
+- The producer's flush waits for every state (changelog) write made before it. faust's
+  ProducerBuffer.flush returns once no buffered record was handed on for 0.1 s, and the consumer
+  commits its source offsets right after: under load, offsets were committed while state writes
+  still sat in the buffer, and a stop then dropped them — an event acknowledged with 202 was missing from
   the state after a restart (seen in tests/integration/test_graceful_shutdown.py).
 - No "Stream has not started processing" error for changelog partitions, which no stream reads.
 """
