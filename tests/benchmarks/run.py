@@ -144,10 +144,7 @@ class Bench:
         settled_s = self.settle(worker)
         background = None
         if ingest:
-            background = self.loadgen(worker.url, "--kind", "events", "--rate", INGEST_RATE_EVENTS / INGEST_BATCH,
-                                      "--seconds", seconds + 5, "--events-per-request", INGEST_BATCH,
-                                      "--customers-per-request", INGEST_BATCH_CUSTOMERS, "--population", population,
-                                      "--seed", int(rate))
+            background = self.background_ingest(worker, INGEST_RATE_EVENTS, seconds + 5, population, int(rate))
             time.sleep(2.5)
         cpu0, t0 = cpu_seconds(worker.pid), time.perf_counter()
         result = finish_json(self.loadgen(worker.url, "--kind", "decisions", "--rate", rate, "--seconds",
@@ -159,6 +156,13 @@ class Bench:
         if background is not None:
             result["background_ingest"] = finish_json(background, 60)
         return result
+
+    def background_ingest(self, worker: Worker, events_per_s: float, seconds: float, population: int,
+                          seed: int) -> subprocess.Popen[bytes]:
+        """The background ingest load: batches of INGEST_BATCH events for INGEST_BATCH_CUSTOMERS customers."""
+        return self.loadgen(worker.url, "--kind", "events", "--rate", events_per_s / INGEST_BATCH, "--seconds",
+                            seconds, "--events-per-request", INGEST_BATCH, "--customers-per-request",
+                            INGEST_BATCH_CUSTOMERS, "--population", population, "--seed", seed)
 
     def settle(self, worker: Worker) -> float:
         """Waits (at most SETTLE_MAX_S) until the worker is idle, so a run does not pay for the
@@ -312,9 +316,7 @@ class Bench:
         seconds = budget_s + 3 + timeout_s
         bg_dec = self.loadgen(w.url, "--kind", "decisions", "--rate", decisions_per_s, "--seconds", seconds,
                               "--population", n)
-        bg_ing = self.loadgen(w.url, "--kind", "events", "--rate", events_per_s / INGEST_BATCH, "--seconds",
-                              seconds, "--events-per-request", INGEST_BATCH, "--customers-per-request",
-                              INGEST_BATCH_CUSTOMERS, "--population", n, "--seed", 99)
+        bg_ing = self.background_ingest(w, events_per_s, seconds, n, 99)
         try:
             time.sleep(3)
             # The prober bounds itself (budget + 2 timeouts); this limit only catches a hung process.
